@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Code, InferError, httpStatusOf } from "../../gateway/src/errors.js";
+import { Code, httpStatusOf, InferError } from "../../gateway/src/errors.js";
 
 describe("InferError", () => {
   it("keeps an InferError as it is", () => {
@@ -8,7 +8,10 @@ describe("InferError", () => {
     assert.equal(InferError.from(e), e);
   });
   it("keeps the code and details of a grpc-js style error", () => {
-    const grpcError = Object.assign(new Error("14 UNAVAILABLE: down"), { code: 14, details: "down" });
+    const grpcError = Object.assign(new Error("14 UNAVAILABLE: down"), {
+      code: 14,
+      details: "down",
+    });
     const e = InferError.from(grpcError);
     assert.equal(e.code, Code.UNAVAILABLE);
     assert.equal(e.message, "down");

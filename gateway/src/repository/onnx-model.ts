@@ -1,0 +1,141 @@
+/**
+ * The onnx-proto adapter: the one module that reads and writes ONNX model files. It reads a
+ * model's graph inputs and outputs (for `infergate lint`) and encodes small graphs built in code
+ * (the `simple` model), so no model bytes are ever written by hand.
+ */
+import { readFile } from "node:fs/promises";
+import type { onnx as OnnxTypes } from "onnx-proto";
+import onnxProto from "onnx-proto";
+
+const { onnx } = onnxProto;
+
+/** The ONNX element types the project meets, by their wire datatype names. */
+const ONNX_TO_WIRE: ReadonlyMap<number, string> = new Map([
+  [onnx.TensorProto.DataType.BOOL, "BOOL"],
+  [onnx.TensorProto.DataType.UINT8, "UINT8"],
+  [onnx.TensorProto.DataType.UINT16, "UINT16"],
+  [onnx.TensorProto.DataType.UINT32, "UINT32"],
+  [onnx.TensorProto.DataType.UINT64, "UINT64"],
+  [onnx.TensorProto.DataType.INT8, "INT8"],
+  [onnx.TensorProto.DataType.INT16, "INT16"],
+  [onnx.TensorProto.DataType.INT32, "INT32"],
+  [onnx.TensorProto.DataType.INT64, "INT64"],
+  [onnx.TensorProto.DataType.FLOAT16, "FP16"],
+  [onnx.TensorProto.DataType.FLOAT, "FP32"],
+  [onnx.TensorProto.DataType.DOUBLE, "FP64"],
+  [onnx.TensorProto.DataType.STRING, "BYTES"],
+  [onnx.TensorProto.DataType.BFLOAT16, "BF16"],
+]);
+
+const WIRE_TO_ONNX: ReadonlyMap<string, number> = new Map(
+  [...ONNX_TO_WIRE].map(([onnxType, wire]) => [wire, onnxType]),
+);
+
+/** One graph input or output: its wire datatype and dims, `-1` for a symbolic or unknown dim. */
+export interface OnnxTensorInfo {
+  name: string;
+  /** Wire datatype name (`FP32`, `INT64`, ...), or `UNSUPPORTED(<onnx type>)`. */
+  datatype: string;
+  dims: number[];
+}
+
+/** The signature of an ONNX model: its graph inputs (less initializers) and outputs. */
+export interface OnnxSignature {
+  inputs: OnnxTensorInfo[];
+  outputs: OnnxTensorInfo[];
+  opsetVersion: number;
+}
+
+/** Reads the inputs and outputs of an ONNX model file. Throws when the file is not ONNX. */
+export async function readOnnxSignature(path: string): Promise<OnnxSignature> {
+  const bytes = await readFile(path);
+  const model = onnx.ModelProto.decode(bytes);
+  const graph = model.graph;
+  if (!graph) throw new Error(`${path}: not an ONNX model (no graph)`);
+  // Older exporters list initializers (weights) among the graph inputs; they are not inputs.
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
+  const inputs = (graph.input ?? []).filter((v) => !initializers.has(v.name ?? ""));
+  const opset = (model.opsetImport ?? []).find((o) => !o.domain);
+  return {
+    inputs: inputs.map(tensorInfo),
+    outputs: (graph.output ?? []).map(tensorInfo),
+    opsetVersion: Number(opset?.version ?? 0),
+  };
+}
+
+function tensorInfo(value: OnnxTypes.IValueInfoProto): OnnxTensorInfo {
+  const tensorType = value.type?.tensorType;
+  const elemType = tensorType?.elemType ?? 0;
+  const dims = (tensorType?.shape?.dim ?? []).map((d) =>
+    d.dimValue !== null && d.dimValue !== undefined && !d.dimParam ? Number(d.dimValue) : -1,
+  );
+  return {
+    name: value.name ?? "",
+    datatype: ONNX_TO_WIRE.get(elemType) ?? `UNSUPPORTED(${elemType})`,
+    dims,
+  };
+}
+
+/** A tensor of a graph built in code; `-1` dims become symbolic dims named `dim_<i>`. */
+export interface GraphTensorSpec {
+  name: string;
+  datatype: string;
+  dims: number[];
+}
+
+/** One operator node of a graph built in code. */
+export interface GraphNodeSpec {
+  opType: string;
+  inputs: string[];
+  outputs: string[];
+  name?: string;
+}
+
+/** A small ONNX graph described in code. */
+export interface GraphSpec {
+  name: string;
+  inputs: GraphTensorSpec[];
+  outputs: GraphTensorSpec[];
+  nodes: GraphNodeSpec[];
+  /** Default ONNX operator set; 13 runs on every ONNX Runtime in use. */
+  opsetVersion?: number;
+  docString?: string;
+}
+
+/** Encodes a graph described in code as ONNX model bytes (IR version 8). */
+export function encodeOnnxGraph(spec: GraphSpec): Uint8Array {
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: "infergate",
+    docString: spec.docString ?? "",
+    opsetImport: [{ domain: "", version: spec.opsetVersion ?? 13 }],
+    graph: {
+      name: spec.name,
+      node: spec.nodes.map((n, i) => ({
+        name: n.name ?? `${n.opType.toLowerCase()}_${i}`,
+        opType: n.opType,
+        input: n.inputs,
+        output: n.outputs,
+      })),
+      input: spec.inputs.map(valueInfo),
+      output: spec.outputs.map(valueInfo),
+    },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+function valueInfo(tensor: GraphTensorSpec): OnnxTypes.IValueInfoProto {
+  const elemType = WIRE_TO_ONNX.get(tensor.datatype);
+  if (elemType === undefined) throw new Error(`no ONNX element type for ${tensor.datatype}`);
+  return {
+    name: tensor.name,
+    type: {
+      tensorType: {
+        elemType,
+        shape: {
+          dim: tensor.dims.map((d, i) => (d < 0 ? { dimParam: `dim_${i}` } : { dimValue: d })),
+        },
+      },
+    },
+  };
+}
