@@ -1,0 +1,222 @@
+/**
+ * The gateway's client of Triton: one or more endpoints, health-aware least-outstanding
+ * balancing, multiplexed infer streams with unary fallback, deadlines carried to Triton (as the
+ * call deadline and as the queue `timeout` parameter), and model metadata and config cached
+ * until an endpoint's set of ready models changes.
+ */
+
+import type { ModelMetadata, RepositoryIndexEntry } from "../core/gateway-core.js";
+import { Code, InferError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { MetricsRegistry } from "../metrics.js";
+import type {
+  ModelInferRequestMessage,
+  ModelInferResponseMessage,
+} from "../protocol/infer-message.js";
+import type { ModelConfig } from "../protocol/model-config.js";
+import { pickEndpoint } from "./balancer.js";
+import type { CallOptions } from "./channel.js";
+import { Endpoint } from "./endpoint.js";
+import { createTritonMetrics } from "./triton-metrics.js";
+
+/** Options of {@link createTritonClient}: the `triton` section of the configuration. */
+export interface TritonClientOptions {
+  endpoints: { name: string; url: string }[];
+  channelsPerEndpoint: number;
+  transport: "stream" | "unary";
+  maxMessageBytes: number;
+  healthIntervalMs: number;
+  keepaliveMs: number;
+  log: Logger;
+  metrics?: MetricsRegistry;
+}
+
+/** The Triton client. Every method throws InferError with Triton's gRPC code. */
+export interface TritonClient {
+  readonly endpoints: readonly Endpoint[];
+  /** At least one endpoint healthy. */
+  isReady(): boolean;
+  infer(
+    message: ModelInferRequestMessage,
+    options: CallOptions,
+  ): Promise<ModelInferResponseMessage>;
+  modelReady(name: string, version: string, options: CallOptions): Promise<boolean>;
+  modelMetadata(name: string, version: string, options: CallOptions): Promise<ModelMetadata>;
+  modelConfig(name: string, version: string, options: CallOptions): Promise<ModelConfig>;
+  modelStatistics(
+    name: string,
+    version: string,
+    options: CallOptions,
+  ): Promise<{ model_stats: unknown[] }>;
+  /** Index of every endpoint, merged by model and version (first endpoint wins). */
+  repositoryIndex(ready: boolean, options: CallOptions): Promise<RepositoryIndexEntry[]>;
+  /** Loads on every healthy endpoint. */
+  loadModel(name: string, parameters: Record<string, object>, options: CallOptions): Promise<void>;
+  unloadModel(
+    name: string,
+    parameters: Record<string, object>,
+    options: CallOptions,
+  ): Promise<void>;
+  close(): void;
+}
+
+/** Creates the client and runs each endpoint's first health check before resolving. */
+export async function createTritonClient(options: TritonClientOptions): Promise<TritonClient> {
+  const log = options.log.child({ component: "triton" });
+  const cache = new Map<string, Promise<unknown>>();
+  const metrics = options.metrics ? createTritonMetrics(options.metrics) : undefined;
+  const endpoints = options.endpoints.map(
+    (e) =>
+      new Endpoint({
+        name: e.name,
+        url: e.url,
+        channels: options.channelsPerEndpoint,
+        transport: options.transport,
+        maxMessageBytes: options.maxMessageBytes,
+        keepaliveMs: options.keepaliveMs,
+        healthIntervalMs: options.healthIntervalMs,
+        log,
+        // A new model version may change metadata and config: forget them.
+        onChange: () => cache.clear(),
+      }),
+  );
+  metrics?.observeEndpoints(() => endpoints);
+  await Promise.all(endpoints.map((e) => e.start()));
+
+  const route = (model: string): Endpoint => {
+    const endpoint = pickEndpoint(endpoints, model);
+    if (!endpoint) {
+      throw new InferError(
+        Code.UNAVAILABLE,
+        `no healthy Triton endpoint for model '${model}' (${endpoints.map((e) => `${e.name}: ${e.health}`).join(", ")})`,
+      );
+    }
+    return endpoint;
+  };
+
+  /** Caches a per-model lookup until the endpoints' ready models change; failures are not kept. */
+  const cached = <T>(key: string, load: () => Promise<T>): Promise<T> => {
+    const hit = cache.get(key) as Promise<T> | undefined;
+    if (hit) return hit;
+    const value = load();
+    cache.set(key, value);
+    value.catch(() => cache.delete(key));
+    return value;
+  };
+
+  return {
+    endpoints,
+    isReady: () => endpoints.some((e) => e.health === "healthy"),
+    async infer(message, call) {
+      const model = message.model_name ?? "";
+      const endpoint = route(model);
+      const started = process.hrtime.bigint();
+      let code = Code.OK;
+      try {
+        return await endpoint.infer(message, call);
+      } catch (error: unknown) {
+        code = InferError.from(error).code;
+        throw error;
+      } finally {
+        metrics?.recordCall(
+          endpoint.name,
+          model,
+          code,
+          Number(process.hrtime.bigint() - started) / 1e9,
+        );
+      }
+    },
+    async modelReady(name, version, call) {
+      const reply = await route(name).unary<{ ready?: boolean }>(
+        "ModelReady",
+        { name, version },
+        call,
+      );
+      return reply.ready ?? false;
+    },
+    modelMetadata: (name, version, call) =>
+      cached(`metadata:${name}:${version}`, async () => {
+        const reply = await route(name).unary<Partial<ModelMetadata>>(
+          "ModelMetadata",
+          { name, version },
+          call,
+        );
+        return {
+          name: reply.name ?? name,
+          versions: reply.versions ?? [],
+          platform: reply.platform ?? "",
+          inputs: (reply.inputs ?? []).map((t) => ({ ...t, shape: (t.shape ?? []).map(Number) })),
+          outputs: (reply.outputs ?? []).map((t) => ({ ...t, shape: (t.shape ?? []).map(Number) })),
+        };
+      }),
+    modelConfig: (name, version, call) =>
+      cached(`config:${name}:${version}`, async () => {
+        const reply = await route(name).unary<{ config?: ModelConfig }>(
+          "ModelConfig",
+          { name, version },
+          call,
+        );
+        return reply.config ?? {};
+      }),
+    async modelStatistics(name, version, call) {
+      const reply = await route(name).unary<{ model_stats?: unknown[] }>(
+        "ModelStatistics",
+        { name, version },
+        call,
+      );
+      return { model_stats: reply.model_stats ?? [] };
+    },
+    async repositoryIndex(ready, call) {
+      const rows = new Map<string, RepositoryIndexEntry>();
+      const healthy = endpoints.filter((e) => e.health === "healthy");
+      if (healthy.length === 0)
+        throw new InferError(Code.UNAVAILABLE, "no healthy Triton endpoint");
+      const replies = await Promise.all(
+        healthy.map((e) =>
+          e.unary<{ models?: Partial<RepositoryIndexEntry>[] }>("RepositoryIndex", { ready }, call),
+        ),
+      );
+      for (const reply of replies) {
+        for (const m of reply.models ?? []) {
+          const row = {
+            name: m.name ?? "",
+            version: m.version ?? "",
+            state: m.state ?? "",
+            reason: m.reason ?? "",
+          };
+          const key = `${row.name}:${row.version}`;
+          if (!rows.has(key)) rows.set(key, row);
+        }
+      }
+      return [...rows.values()].sort(
+        (a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version),
+      );
+    },
+    async loadModel(name, parameters, call) {
+      await forEachHealthy(endpoints, (e) =>
+        e.unary("RepositoryModelLoad", { model_name: name, parameters }, call),
+      );
+      cache.clear();
+      await Promise.all(endpoints.map((e) => e.checkHealth()));
+    },
+    async unloadModel(name, parameters, call) {
+      await forEachHealthy(endpoints, (e) =>
+        e.unary("RepositoryModelUnload", { model_name: name, parameters }, call),
+      );
+      cache.clear();
+      await Promise.all(endpoints.map((e) => e.checkHealth()));
+    },
+    close() {
+      for (const e of endpoints) e.close();
+    },
+  };
+}
+
+async function forEachHealthy(
+  endpoints: readonly Endpoint[],
+  task: (e: Endpoint) => Promise<unknown>,
+): Promise<void> {
+  const healthy = endpoints.filter((e) => e.health === "healthy");
+  if (healthy.length === 0) throw new InferError(Code.UNAVAILABLE, "no healthy Triton endpoint");
+  await Promise.all(healthy.map(task));
+}
