@@ -211,7 +211,8 @@ describe("Triton client and core against the embedded model server", () => {
       const results = await Promise.all(
         Array.from({ length: 16 }, (_, k) => core.infer(simpleRequest(k), ctx())),
       );
-      results.forEach((r, k) => assert.equal((r.outputs[1]!.data as Int32Array)[0], k - 1));
+      for (const [k, r] of results.entries())
+        assert.equal((r.outputs[1]!.data as Int32Array)[0], k - 1);
       const after = (await models.call("ModelStatistics", { name: "simple" })).model_stats[0];
       const inferences = (after.inference_count ?? 0) - (before.inference_count ?? 0);
       const executions = (after.execution_count ?? 0) - (before.execution_count ?? 0);

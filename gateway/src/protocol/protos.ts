@@ -39,6 +39,7 @@ export const PROTO_FILES: readonly string[] = [
   "model_config.proto",
   "grpc_service.proto",
   "health.proto",
+  "infergate.proto",
 ];
 
 /** Fully qualified name of Triton's inference service. */
