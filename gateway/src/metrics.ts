@@ -54,9 +54,14 @@ export interface MetricsRegistry {
   readonly contentType: string;
 }
 
-/** Creates an empty registry. */
-export function createMetricsRegistry(): MetricsRegistry {
+/**
+ * Creates a registry. `nodeDefaults` adds Node's process metrics (CPU, memory, event loop
+ * lag, GC) under the `infergate_` prefix.
+ */
+export function createMetricsRegistry(options: { nodeDefaults?: boolean } = {}): MetricsRegistry {
   const registry = new client.Registry();
+  if (options.nodeDefaults)
+    client.collectDefaultMetrics({ register: registry, prefix: "infergate_" });
   const registers = [registry];
   return {
     counter(o) {

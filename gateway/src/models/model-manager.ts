@@ -294,14 +294,18 @@ export class ModelManager {
     }
     const started = Date.now();
     const fresh = new Map<number, ServedModel>();
+    let loading = 0;
     try {
-      for (const version of versions)
+      for (const version of versions) {
+        loading = version;
         fresh.set(version, await this.loadVersion(folder, config, version));
+      }
     } catch (error: unknown) {
       await Promise.all([...fresh.values()].map((m) => m.unload()));
+      // Named as Triton names it, so an operator knows which version folder to look at.
       throw new InferError(
         Code.INVALID_ARGUMENT,
-        `failed to load '${entry.name}': ${InferError.from(error).message}`,
+        `failed to load '${entry.name}' version ${loading}: ${InferError.from(error).message}`,
         { cause: error },
       );
     }

@@ -108,13 +108,24 @@ export async function loadOnnxModel(options: OnnxModelOptions): Promise<ServedMo
     execute,
   });
 
-  // Warmup runs each sample on every instance before the model reports ready.
-  for (const sample of warmupRequests(config, options.modelDir)) {
-    for (let instance = 0; instance < sessions.length; instance++) {
-      for (let n = 0; n < sample.count; n++) {
-        await execute([{ checked: checkRequest(config, sample.request) }], instance);
+  // Warmup runs each sample on every instance before the model reports ready. A failed warmup
+  // fails the load, so the sessions opened above are released before the error goes up.
+  let sampleName = "";
+  try {
+    for (const sample of warmupRequests(config, options.modelDir)) {
+      sampleName = sample.name;
+      for (let instance = 0; instance < sessions.length; instance++) {
+        for (let n = 0; n < sample.count; n++) {
+          await execute([{ checked: checkRequest(config, sample.request) }], instance);
+        }
       }
     }
+  } catch (error: unknown) {
+    await batcher.drain();
+    await Promise.all(sessions.map((s) => s.release()));
+    const failure = InferError.from(error);
+    const which = sampleName ? `warmup '${sampleName}'` : "warmup";
+    throw new InferError(failure.code, `${which}: ${failure.message}`, { cause: error });
   }
 
   return {

@@ -1,125 +1,112 @@
 /**
- * The onnxruntime-node adapter: the one module that imports ONNX Runtime. It opens an ONNX model
- * as a session on the CPU and runs project tensors through it. `session.run` executes on ONNX
- * Runtime's own threads, so several sessions of one model run concurrently while the event loop
- * stays free.
+ * One model instance in its own worker thread (see `ort-worker.ts`). The event loop only posts
+ * tensors and receives results; ONNX Runtime computes elsewhere, so the server keeps answering
+ * while models run and an instance group's instances compute in parallel.
  */
-import * as ort from "onnxruntime-node";
+import { existsSync } from "node:fs";
+import { Worker } from "node:worker_threads";
 import { Code, InferError } from "../errors.js";
-import type { DataType } from "../protocol/datatype.js";
-import type { Tensor, TensorData } from "../protocol/tensor.js";
+import type { Tensor } from "../protocol/tensor.js";
+import type { OrtSession, OrtSessionOptions } from "./ort-runtime.js";
+import { transferListOf } from "./transfer.js";
 
-/** Options of one ONNX Runtime session (one model instance). */
-export interface OrtSessionOptions {
-  /** Threads one `run` may use for a single operator; instances x threads should not exceed cores. */
-  intraOpThreads: number;
-  /** ONNX Runtime's graph optimisation level (default "all"). */
-  graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
+export type { OrtSession, OrtSessionOptions } from "./ort-runtime.js";
+
+type Outgoing =
+  | { type: "ready"; inputNames: string[]; outputNames: string[] }
+  | { type: "result"; id: number; outputs: Tensor[] }
+  | { type: "error"; id?: number; code: Code; message: string };
+
+/**
+ * Starts the worker: the compiled `.js` beside this file, or, when running from source under
+ * tsx (tests, `tsx` scripts), a small bootstrap that registers tsx's loader in the worker first,
+ * since loader hooks belong to one thread and Node 20 does not apply `--import` to a worker's
+ * entry module.
+ */
+function startWorker(workerData: object): Worker {
+  const js = new URL("./ort-worker.js", import.meta.url);
+  if (existsSync(js)) return new Worker(js, { workerData });
+  const ts = new URL("./ort-worker.ts", import.meta.url).href;
+  const bootstrap = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(ts)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData });
 }
 
-/** One loaded model instance. */
-export interface OrtSession {
-  readonly inputNames: readonly string[];
-  readonly outputNames: readonly string[];
-  /** Runs the model; returns the requested outputs in the order asked. */
-  run(inputs: readonly Tensor[], outputNames: readonly string[]): Promise<Tensor[]>;
-  /** Frees the native session. */
-  release(): Promise<void>;
-}
-
-type OrtType = keyof ort.Tensor.DataTypeMap;
-
-const TO_ORT: Partial<Record<DataType, OrtType>> = {
-  BOOL: "bool",
-  UINT8: "uint8",
-  UINT16: "uint16",
-  UINT32: "uint32",
-  UINT64: "uint64",
-  INT8: "int8",
-  INT16: "int16",
-  INT32: "int32",
-  INT64: "int64",
-  FP16: "float16",
-  FP32: "float32",
-  FP64: "float64",
-  BYTES: "string",
-  // BF16 has no ONNX Runtime tensor type in JavaScript.
-};
-
-const FROM_ORT = new Map<string, DataType>(
-  Object.entries(TO_ORT).map(([wire, ortType]) => [ortType, wire as DataType]),
-);
-
-/** Opens an ONNX model file as a session. */
-export async function createOrtSession(
+/** Starts a worker, opens the model in it, and resolves once it is ready to run. */
+export function createOrtSession(
   modelPath: string,
   options: OrtSessionOptions,
 ): Promise<OrtSession> {
-  const session = await ort.InferenceSession.create(modelPath, {
-    intraOpNumThreads: Math.max(1, options.intraOpThreads),
-    interOpNumThreads: 1,
-    executionMode: "sequential",
-    graphOptimizationLevel: options.graphOptimizationLevel ?? "all",
-    logSeverityLevel: 3,
-  });
-  return {
-    inputNames: session.inputNames,
-    outputNames: session.outputNames,
-    async run(inputs, outputNames) {
-      const feeds: Record<string, ort.Tensor> = {};
-      for (const input of inputs) feeds[input.name] = toOrtTensor(input);
-      let results: ort.InferenceSession.ReturnType;
-      try {
-        results = await session.run(feeds, [...outputNames]);
-      } catch (error: unknown) {
-        // A shape the graph cannot take surfaces here; the request was well-formed for the
-        // config, so this is the backend failing, as Triton reports it.
-        throw new InferError(Code.INTERNAL, `onnxruntime: ${messageOf(error)}`, { cause: error });
-      }
-      return outputNames.map((name) => fromOrtTensor(name, results[name]));
-    },
-    release: () => session.release(),
+  const worker = startWorker({ modelPath, options });
+  const pending = new Map<
+    number,
+    { resolve: (t: Tensor[]) => void; reject: (e: InferError) => void }
+  >();
+  let nextId = 0;
+  let failure: InferError | undefined;
+
+  const failAll = (error: InferError) => {
+    failure ??= error;
+    for (const p of pending.values()) p.reject(error);
+    pending.clear();
   };
-}
 
-function toOrtTensor(tensor: Tensor): ort.Tensor {
-  const type = TO_ORT[tensor.datatype];
-  if (!type) {
-    throw new InferError(
-      Code.UNIMPLEMENTED,
-      `input '${tensor.name}': ${tensor.datatype} is not supported by the ONNX Runtime backend`,
-    );
-  }
-  if (tensor.datatype === "BYTES") {
-    const strings = tensor.data.map((bytes) =>
-      Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"),
-    );
-    return new ort.Tensor("string", strings, tensor.shape);
-  }
-  return new ort.Tensor(
-    type,
-    tensor.data as ort.Tensor.DataTypeMap[Exclude<OrtType, "string">],
-    tensor.shape,
-  );
-}
+  return new Promise<OrtSession>((resolve, reject) => {
+    worker.on("error", (error) => {
+      const wrapped = new InferError(
+        Code.INTERNAL,
+        `model instance thread failed: ${error.message}`,
+        { cause: error },
+      );
+      failAll(wrapped);
+      reject(wrapped);
+    });
+    worker.on("exit", () => {
+      const gone = new InferError(Code.INTERNAL, "model instance thread exited");
+      failAll(gone);
+      reject(gone);
+    });
+    worker.on("message", (message: Outgoing) => {
+      if (message.type === "ready") {
+        resolve(session(message.inputNames, message.outputNames));
+        return;
+      }
+      if (message.type === "error" && message.id === undefined) {
+        reject(new InferError(message.code, message.message));
+        return;
+      }
+      const entry = pending.get(message.id!);
+      if (!entry) return;
+      pending.delete(message.id!);
+      if (message.type === "result") entry.resolve(message.outputs);
+      else entry.reject(new InferError(message.code, message.message));
+    });
+  });
 
-function fromOrtTensor(name: string, value: ort.OnnxValue | undefined): Tensor {
-  if (!value) throw new InferError(Code.INTERNAL, `onnxruntime returned no output '${name}'`);
-  const datatype = FROM_ORT.get(value.type);
-  if (!datatype) {
-    throw new InferError(
-      Code.INTERNAL,
-      `output '${name}': onnxruntime type ${value.type} has no wire datatype`,
-    );
+  function session(inputNames: string[], outputNames: string[]): OrtSession {
+    return {
+      inputNames,
+      outputNames,
+      run(inputs, wanted) {
+        if (failure) return Promise.reject(failure);
+        const id = nextId++;
+        // Shallow copies: transferListOf may swap a view for an owned copy, never the caller's tensor.
+        const sent = inputs.map((t) => ({ ...t }) as Tensor);
+        return new Promise<Tensor[]>((resolveRun, rejectRun) => {
+          pending.set(id, { resolve: resolveRun, reject: rejectRun });
+          worker.postMessage(
+            { type: "run", id, inputs: sent, outputNames: [...wanted] },
+            transferListOf(sent),
+          );
+        });
+      },
+      async release() {
+        failure ??= new InferError(Code.UNAVAILABLE, "model instance released");
+        const exited = new Promise<void>((done) => worker.once("exit", () => done()));
+        worker.postMessage({ type: "release" });
+        const timer = setTimeout(() => void worker.terminate(), 5000);
+        await exited;
+        clearTimeout(timer);
+      },
+    };
   }
-  const shape = value.dims.map(Number);
-  if (datatype === "BYTES") {
-    const data = (value.data as string[]).map((s) => Buffer.from(s, "utf8"));
-    return { name, datatype, shape, data };
-  }
-  return { name, datatype, shape, data: value.data as TensorData } as Tensor;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -20,13 +20,17 @@ export interface QueuePolicy {
 
 /**
  * The queue timeout in microseconds a request gets under `policy` (0 = none). The request's own
- * timeout wins when the policy allows overrides or sets no default of its own.
+ * timeout applies when the policy sets no default, and may shorten the default when overrides
+ * are allowed.
  */
 export function queueTimeoutUs(policy: QueuePolicy, requestTimeoutUs?: number): number {
   const defaultUs = policy.defaultTimeoutUs ?? 0;
-  const override = requestTimeoutUs !== undefined && requestTimeoutUs > 0;
-  if (override && (policy.allowTimeoutOverride || defaultUs === 0)) return requestTimeoutUs;
-  return defaultUs;
+  if (requestTimeoutUs === undefined || requestTimeoutUs <= 0) return defaultUs;
+  // No default: the request's own timeout bounds its queueing (the gateway relies on this to
+  // drop work nobody waits for). With a default, the request may only shorten it, and only
+  // when the policy allows an override, as in Triton.
+  if (defaultUs === 0) return requestTimeoutUs;
+  return policy.allowTimeoutOverride ? Math.min(defaultUs, requestTimeoutUs) : defaultUs;
 }
 
 /** What the queue needs to know of an entry: its level, 1 = highest priority. */

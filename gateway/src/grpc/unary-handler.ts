@@ -1,0 +1,81 @@
+/**
+ * The wrapper every unary RPC of the front end goes through: it builds the request context,
+ * returns the request id in initial metadata, calls the handler, maps a failure to a status,
+ * and records one metric sample and one log line per call.
+ */
+import type { handleUnaryCall, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
+import type { RequestContext } from "../core/gateway-core.js";
+import { Code, InferError } from "../errors.js";
+import { toGrpcStatus } from "./map-error.js";
+import { requestContextOf, responseMetadata } from "./map-request.js";
+import type { GrpcServerDeps } from "./server-deps.js";
+
+/** A unary RPC's logic: the request and its context in, the response out. */
+export type UnaryLogic<Req, Res> = (request: Req, ctx: RequestContext) => Promise<Res> | Res;
+
+/** Per-method options of {@link unaryHandler}. */
+export interface UnaryOptions<Req> {
+  /** Log at debug rather than info: for health probes, which arrive every few seconds. */
+  quiet?: boolean;
+  /** Extra fields for the call's log line, e.g. the model name. */
+  logFields?: (request: Req) => Record<string, unknown>;
+}
+
+/** A grpc-js unary handler for `method` (the RPC name, a metric label) running `logic`. */
+export function unaryHandler<Req, Res>(
+  deps: GrpcServerDeps,
+  method: string,
+  logic: UnaryLogic<Req, Res>,
+  options: UnaryOptions<Req> = {},
+): handleUnaryCall<Req, Res> {
+  const contextOptions = { log: deps.log, defaultTimeoutMs: deps.config.triton.defaultTimeoutMs };
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+    const startMs = performance.now();
+    const recorded = deps.metrics.started(method);
+    const ctx = requestContextOf(call, method, contextOptions);
+    call.sendMetadata(responseMetadata(ctx.requestId));
+    const finish = (code: Code) => {
+      // A cancelled call was answered by grpc-js already (CANCELLED, or DEADLINE_EXCEEDED).
+      const outcome = call.cancelled ? cancelledCode(ctx) : code;
+      recorded(outcome);
+      const fields = {
+        ...options.logFields?.(call.request),
+        code: Code[outcome],
+        duration_ms: Math.round((performance.now() - startMs) * 1000) / 1000,
+      };
+      if (options.quiet) ctx.log.debug(fields, "grpc request");
+      else ctx.log.info(fields, "grpc request");
+    };
+    Promise.resolve()
+      .then(() => logic(call.request, ctx))
+      .then(
+        (response) => {
+          finish(Code.OK);
+          callback(null, response);
+        },
+        (reason: unknown) => {
+          const status = toGrpcStatus(reason, ctx.log, ctx.requestId);
+          finish(status.code as number as Code);
+          // The id again in the trailers: some clients show only trailing metadata on errors.
+          callback({ ...status, metadata: responseMetadata(ctx.requestId) });
+        },
+      );
+  };
+}
+
+/** A handler that always fails with `code` and `details` (counted and logged like any call). */
+export function refusingHandler(
+  deps: GrpcServerDeps,
+  method: string,
+  code: Code,
+  details: string,
+): handleUnaryCall<unknown, unknown> {
+  return unaryHandler(deps, method, () => {
+    throw new InferError(code, details);
+  });
+}
+
+/** Whether a cancelled call ran out of time or was cancelled by its client. */
+function cancelledCode(ctx: RequestContext): Code {
+  return Date.now() >= ctx.deadlineMs ? Code.DEADLINE_EXCEEDED : Code.CANCELLED;
+}

@@ -1,0 +1,33 @@
+/**
+ * The last two middlewares of every listener: a JSON 404 for unknown routes and the error handler
+ * that answers `{"error": "<message>"}` with the status from `map-error.ts`.
+ */
+import type { NextFunction, Request, Response } from "express";
+import { httpErrorOf, routeNotFound } from "./map-error.js";
+import { scopeOf } from "./request-scope.js";
+
+/** Answers every request that no route took with 404 `{"error": "no route for GET /x"}`. */
+export function notFound(req: Request, _res: Response, next: NextFunction): void {
+  next(routeNotFound(req.method, req.path));
+}
+
+/**
+ * Express error middleware (four parameters, as express recognises them). The error goes to the
+ * request's log line; a response already under way is cut, as its status can no longer change.
+ */
+export function handleError(
+  reason: unknown,
+  _req: Request,
+  res: Response,
+  _next: NextFunction,
+): void {
+  const { status, body, error } = httpErrorOf(reason);
+  scopeOf(res).error = error;
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  // A body refused for its size may still be arriving: closing the connection stops it.
+  if (status === 413) res.setHeader("connection", "close");
+  res.status(status).json(body);
+}
