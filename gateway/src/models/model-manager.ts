@@ -14,7 +14,12 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { Code, InferError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { type ModelConfig, parseModelConfig } from "../protocol/model-config.js";
+import {
+  MODEL_CONFIG_MESSAGE,
+  type ModelConfig,
+  parseModelConfig,
+} from "../protocol/model-config.js";
+import { normalizeMessage } from "../protocol/protos.js";
 import { validateModelConfig } from "../protocol/validate-config.js";
 import {
   defaultModelFilename,
@@ -415,15 +420,22 @@ async function readConfig(folder: ModelFolder): Promise<ModelConfig> {
 }
 
 function parseConfigJson(name: string, json: string): ModelConfig {
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(json);
-    if (typeof value !== "object" || value === null || Array.isArray(value))
-      throw new Error("not an object");
-    return value as ModelConfig;
+    value = JSON.parse(json);
   } catch (error: unknown) {
     throw new InferError(
       Code.INVALID_ARGUMENT,
-      `failed to load '${name}': the 'config' parameter is not a JSON ModelConfig: ${(error as Error).message}`,
+      `failed to load '${name}': the 'config' parameter is not JSON: ${(error as Error).message}`,
+    );
+  }
+  try {
+    // Protobuf JSON as Triton takes it: int64 as strings, enums as numbers, camelCase keys.
+    return normalizeMessage<ModelConfig>(MODEL_CONFIG_MESSAGE, value);
+  } catch (error: unknown) {
+    throw new InferError(
+      Code.INVALID_ARGUMENT,
+      `failed to load '${name}': the 'config' parameter is not a ModelConfig: ${InferError.from(error).message}`,
     );
   }
 }

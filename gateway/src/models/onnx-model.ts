@@ -88,25 +88,34 @@ export async function loadOnnxModel(options: OnnxModelOptions): Promise<ServedMo
   };
 
   const batching = config.dynamic_batching;
-  const batcher = createDynamicBatcher<BatchItem, ItemResult>({
-    modelName: name,
-    maxBatchSize,
-    dynamic: batching !== undefined && maxBatchSize > 0,
-    preferredBatchSizes: batching?.preferred_batch_size ?? [],
-    maxQueueDelayUs: batching?.max_queue_delay_microseconds ?? 0,
-    priorityLevels: batching?.priority_levels ?? 0,
-    defaultPriorityLevel: batching?.default_priority_level ?? 0,
-    defaultQueuePolicy: queuePolicyOf(batching?.default_queue_policy),
-    priorityQueuePolicy: Object.fromEntries(
-      Object.entries(batching?.priority_queue_policy ?? {}).map(([k, v]) => [
-        Number(k),
-        queuePolicyOf(v),
-      ]),
-    ),
-    preserveOrdering: batching?.preserve_ordering ?? false,
-    instanceCount: sessions.length,
-    execute,
-  });
+  const createBatcher = () =>
+    createDynamicBatcher<BatchItem, ItemResult>({
+      modelName: name,
+      maxBatchSize,
+      dynamic: batching !== undefined && maxBatchSize > 0,
+      preferredBatchSizes: batching?.preferred_batch_size ?? [],
+      maxQueueDelayUs: batching?.max_queue_delay_microseconds ?? 0,
+      priorityLevels: batching?.priority_levels ?? 0,
+      defaultPriorityLevel: batching?.default_priority_level ?? 0,
+      defaultQueuePolicy: queuePolicyOf(batching?.default_queue_policy),
+      priorityQueuePolicy: Object.fromEntries(
+        Object.entries(batching?.priority_queue_policy ?? {}).map(([k, v]) => [
+          Number(k),
+          queuePolicyOf(v),
+        ]),
+      ),
+      preserveOrdering: batching?.preserve_ordering ?? false,
+      instanceCount: sessions.length,
+      execute,
+    });
+  let batcher: ReturnType<typeof createBatcher>;
+  try {
+    batcher = createBatcher();
+  } catch (error: unknown) {
+    // The scheduler refused the config: the instances opened above must not outlive the load.
+    await Promise.all(sessions.map((s) => s.release()));
+    throw error;
+  }
 
   // Warmup runs each sample on every instance before the model reports ready. A failed warmup
   // fails the load, so the sessions opened above are released before the error goes up.

@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { loadSync, type Options, type PackageDefinition } from "@grpc/proto-loader";
 import protobuf, { type Field, type IConversionOptions, type Root, type Type } from "protobufjs";
+import { invalidArgument } from "../errors.js";
 
 /** Name in `package.json` of the package root that holds `protos/`. */
 const PACKAGE_NAME = "infergate";
@@ -268,4 +269,56 @@ function readPackageName(manifest: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Converts a message in protobuf JSON form (as Triton's HTTP API and `RepositoryModelLoad`'s
+ * `config` parameter carry it: snake_case or lowerCamelCase keys, 64-bit integers as strings,
+ * enums by name or number) into the project's plain shape ({@link CONVERSION_OPTIONS}).
+ * Unknown fields are INVALID_ARGUMENT naming their path, as in Triton.
+ */
+export function normalizeMessage<T extends object = Record<string, unknown>>(
+  typeName: string,
+  json: unknown,
+): T {
+  const type = lookupMessage(typeName);
+  // fromObject takes enum names or numbers and int64 as numbers or strings; it is lenient about
+  // value types, so the validator that follows every load checks the values themselves.
+  return type.toObject(
+    type.fromObject(toFieldNames(type, json, typeName)),
+    CONVERSION_OPTIONS,
+  ) as T;
+}
+
+/** Renames lowerCamelCase keys to the field names, rejecting unknown ones; recurses into messages. */
+function toFieldNames(type: Type, value: unknown, path: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw invalidArgument(
+      `${path}: expected a JSON object for ${type.fullName.replace(/^\./, "")}`,
+    );
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    const field =
+      type.fields[key] ?? Object.values(type.fields).find((f) => camelCase(f.name) === key);
+    if (!field)
+      throw invalidArgument(`${path}.${key}: unknown field of ${type.fullName.replace(/^\./, "")}`);
+    const child = field.resolvedType;
+    const convert = (v: unknown, where: string) =>
+      child && "fields" in child && v !== null ? toFieldNames(child as Type, v, where) : v;
+    if (field.map && typeof item === "object" && item !== null) {
+      out[field.name] = Object.fromEntries(
+        Object.entries(item).map(([k, v]) => [k, convert(v, `${path}.${key}[${k}]`)]),
+      );
+    } else if (field.repeated && Array.isArray(item)) {
+      out[field.name] = item.map((v, i) => convert(v, `${path}.${key}[${i}]`));
+    } else {
+      out[field.name] = convert(item, `${path}.${key}`);
+    }
+  }
+  return out;
+}
+
+function camelCase(name: string): string {
+  return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }

@@ -21,6 +21,8 @@ export interface CallOptions {
   /** Absolute deadline, ms since the epoch. */
   deadlineMs: number;
   signal?: AbortSignal;
+  /** Extra request metadata, e.g. `x-request-id`. */
+  metadata?: Record<string, string>;
 }
 
 /** A connection with typed access to its methods. */
