@@ -1,33 +1,34 @@
 /**
- * The embedded model server under load, three figures, each a ratio of two throughputs measured
- * side by side in one run:
+ * The embedded model server under load: three figures, each a ratio of throughputs measured side
+ * by side in one run.
  *
  * 1. Serving efficiency: `ocr_cls` (FP32 [8,3,48,192]) over gRPC to the embedded server, divided by
- *    the same ONNX file run in-process through `createOrtSession` (one worker thread, as each
- *    server instance is): same intra-op threads, batch 8, 4 requests outstanding, no dynamic
- *    batching on either side. The server is measured twice: in this process (its gRPC work shares
- *    the event loop with the client, as the baseline's posting does) and in a child process
- *    (`infergate models`, its own event loop, but a second process on the same cores).
- *    `openOrtSession` (ONNX Runtime on the calling thread) is measured too, for reference.
+ *    the same ONNX file run in this process through `createOrtSession` (one worker thread, as each
+ *    server instance is): batch 8, 4 requests outstanding, no dynamic batching on either side, at
+ *    1 and at 2 intra-op threads (2 = the server's default on two cores, cores / instances). The
+ *    server runs two ways: in this process (its gRPC work shares the event loop with the client,
+ *    as the baseline's posting to its worker does) and in a child process (`infergate models`:
+ *    its own event loop, but one more process on the same cores).
  * 2. Dynamic batching gain: `simple`, 32 outstanding requests of batch 1, with
- *    `dynamic_batching { max_queue_delay_microseconds: 200 }` versus without, plus the average
- *    batch size from `ModelStatistics` (inference_count / execution_count).
+ *    `dynamic_batching { max_queue_delay_microseconds: 500 }` (as `model_repository/simple`)
+ *    versus without, over unary `ModelInfer` and over one `ModelStreamInfer` stream, with the
+ *    average batch size from `ModelStatistics` (inference_count / execution_count).
  * 3. `ModelStreamInfer` versus `ModelInfer`: `simple` with dynamic batching, batch 1, 64
  *    outstanding; one bidirectional stream multiplexing requests by `id` versus unary calls on the
- *    same channel. No target: the figure says what a stream saves per request.
- * Figures 2 and 3 use the child-process server, as a client on another host would see it.
+ *    same channel. No target: it says what a stream saves per request.
+ * Figures 2 and 3 use the child-process server, as a client on another host would.
  *
- * Method: each figure's cases run as closed loops (N workers, each sending its next request when
- * its previous answer arrives) for ROUND_MS per round; one warm-up round, then ROUNDS rounds in a
- * rotating order (A B, B A, A B, ...) so no case always runs first or right after the other; the
- * figure is the median per-round throughput. The model repository is a temporary folder with its
- * config text written here, so the figures do not move when `model_repository/` is tuned.
- * Run: `npm run bench:models` (about two minutes on two cores). Exits 0; a missed target is
+ * Method: each case is a closed loop (N workers, each sending its next request when its previous
+ * answer arrives) for ROUND_MS; one warm-up round, then ROUNDS rounds in a rotating order (A B C,
+ * B C A, ...) so no case always runs first or after the same neighbour; each figure is the median
+ * of its rounds. The model repository is a temporary folder whose config text is written here, so
+ * the figures do not move when `model_repository/` is tuned.
+ * Run: `npm run bench:models` (under two minutes on two cores). It exits 0: a missed target is
  * reported as MISSED, not failed.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -35,7 +36,6 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { silentLogger } from "../../gateway/src/log.js";
 import { startModelServer } from "../../gateway/src/models/model-server.js";
-import { openOrtSession } from "../../gateway/src/models/ort-runtime.js";
 import { createOrtSession, type OrtSession } from "../../gateway/src/models/ort-session.js";
 import type {
   ModelInferRequestMessage,
@@ -50,53 +50,73 @@ import {
 } from "../../gateway/src/repository/simple-model.js";
 
 const ROUNDS = 5;
-const ROUND_MS = 1500;
-/** ONNX Runtime intra-op threads, for the baseline and the server alike. */
-const INTRA_OP_THREADS = availableParallelism();
+const ROUND_MS = 1200;
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
 const OCR_BATCH = 8;
 const OCR_SHAPE = [OCR_BATCH, 3, 48, 192];
 const OCR_CONCURRENCY = 4;
 const OCR_OUTPUT = "softmax_0.tmp_0";
+/** Intra-op thread counts figure 1 compares, each on both sides. */
+const OCR_THREADS = [1, 2] as const;
+
 const BATCHING_CONCURRENCY = 32;
-const QUEUE_DELAY_US = 200;
+const QUEUE_DELAY_US = 500;
 const STREAM_CONCURRENCY = 64;
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+const SIMPLE_BATCHED = "simple_batched";
+const SIMPLE_UNBATCHED = "simple_unbatched";
+
+// ---------------------------------------------------------------------------------------------
+// The repository
+
+const ocrModel = (threads: number) => `ocr_cls_${threads}t`;
 
 /**
- * `ocr_cls` as shipped, less `dynamic_batching`: with it the server would merge the 4 outstanding
- * batch-8 requests into batches of 16 or 32, which is different (and on a CPU, cheaper per row)
- * work than the baseline's batch-8 runs. Without it both sides run the same executions.
+ * `ocr_cls` as shipped, less `dynamic_batching` (with it the server would merge the 4 outstanding
+ * batch-8 requests into batches of 16 or 32: other, and per row cheaper, work than the baseline's
+ * batch-8 runs), with its intra-op threads set by Triton's ONNX Runtime backend parameter.
  */
-const OCR_CLS_CONFIG = `name: "ocr_cls"
+function ocrConfig(threads: number): string {
+  return `name: "${ocrModel(threads)}"
 platform: "onnxruntime_onnx"
 max_batch_size: 64
 input [ { name: "x", data_type: TYPE_FP32, format: FORMAT_NCHW, dims: [ 3, 48, 192 ] } ]
 output [ { name: "${OCR_OUTPUT}", data_type: TYPE_FP32, dims: [ 2 ] } ]
 instance_group [ { count: 1, kind: KIND_CPU } ]
+parameters { key: "intra_op_thread_count", value: { string_value: "${threads}" } }
 `;
+}
 
-/** `simple` under another name, with or without the dynamic batcher. */
+/**
+ * `simple` under another name, with or without the dynamic batcher. One intra-op thread: a
+ * 16-element add gains nothing from a second, and on two cores the second competes with gRPC.
+ */
 function simpleConfig(name: string, dynamicBatching: boolean): string {
   const tensor = (n: string) =>
     `{ name: "${n}", data_type: TYPE_INT32, dims: [ ${SIMPLE_ROW_ELEMENTS} ] }`;
+  const batching = `dynamic_batching { max_queue_delay_microseconds: ${QUEUE_DELAY_US} }\n`;
   return `name: "${name}"
 platform: "onnxruntime_onnx"
 max_batch_size: 8
 input [ ${tensor("INPUT0")}, ${tensor("INPUT1")} ]
 output [ ${tensor("OUTPUT0")}, ${tensor("OUTPUT1")} ]
-${dynamicBatching ? `dynamic_batching { max_queue_delay_microseconds: ${QUEUE_DELAY_US} }\n` : ""}instance_group [ { count: 1, kind: KIND_CPU } ]
+${dynamicBatching ? batching : ""}instance_group [ { count: 1, kind: KIND_CPU } ]
+parameters { key: "intra_op_thread_count", value: { string_value: "1" } }
 `;
 }
 
-const SIMPLE_BATCHED = "simple_batched";
-const SIMPLE_UNBATCHED = "simple_unbatched";
-
-/** Writes the benchmark repository: ocr_cls (file from its npm package) and two `simple`s. */
+/** Writes the benchmark repository: `ocr_cls` per thread count and two `simple`s. */
 async function writeRepository(dir: string): Promise<void> {
+  // `ocr_cls`'s file comes from its npm package, as `repo prepare` puts it in place; that folder
+  // has no config, so the server skips it.
   await mkdir(join(dir, "ocr_cls"), { recursive: true });
-  await writeFile(join(dir, "ocr_cls", "config.pbtxt"), OCR_CLS_CONFIG);
   await prepareRepository({ repository: dir, models: ["ocr_cls"] });
+  for (const threads of OCR_THREADS) {
+    await mkdir(join(dir, ocrModel(threads), "1"), { recursive: true });
+    await writeFile(join(dir, ocrModel(threads), "config.pbtxt"), ocrConfig(threads));
+    await copyFile(ocrModelPath(dir), join(dir, ocrModel(threads), "1", "model.onnx"));
+  }
   for (const [name, batching] of [
     [SIMPLE_BATCHED, true],
     [SIMPLE_UNBATCHED, false],
@@ -107,15 +127,17 @@ async function writeRepository(dir: string): Promise<void> {
   }
 }
 
+const ocrModelPath = (dir: string) => join(dir, "ocr_cls", "1", "model.onnx");
+
 // ---------------------------------------------------------------------------------------------
-// Load generation and statistics
+// Load generation
 
 /** One case of a figure: `call` sends one request and resolves with the inferences it did. */
 interface BenchCase {
   label: string;
   concurrency: number;
   call: () => Promise<number>;
-  /** Called around each measured round, e.g. to read the server's statistics. */
+  /** Run around each measured round, e.g. to read the server's statistics. */
   before?: () => Promise<void>;
   after?: () => Promise<void>;
 }
@@ -136,7 +158,7 @@ async function closedLoop(c: BenchCase, durationMs: number): Promise<number> {
   return inferences / ((performance.now() - start) / 1000);
 }
 
-/** Runs a figure's cases: one warm-up round, then ROUNDS rotating rounds; medians per case. */
+/** Runs cases in one warm-up round, then ROUNDS rotating rounds; per-case round throughputs. */
 async function measure(cases: readonly BenchCase[]): Promise<number[][]> {
   const samples = cases.map((): number[] => []);
   for (let round = -1; round < ROUNDS; round++) {
@@ -161,17 +183,23 @@ function median(values: readonly number[]): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The gRPC client (grpc-js with the project's own serializers, raw_input_contents)
+// The gRPC client: grpc-js with the project's own serializers, tensors in raw_input_contents
 
-type Unary<Req, Res> = (request: Req) => Promise<Res>;
+type Call = (request: ModelInferRequestMessage) => Promise<ModelInferResponseMessage>;
 
 interface InferenceClient {
-  address: string;
-  infer: Unary<ModelInferRequestMessage, ModelInferResponseMessage>;
-  statistics: (name: string) => Promise<{ inferences: number; executions: number }>;
-  /** One `ModelStreamInfer` stream; `infer` resolves with the response whose `id` matches. */
-  openStream(): BenchStream;
+  infer: Call;
+  /** The model's cumulative inference and execution counts. */
+  statistics(model: string): Promise<{ inferences: number; executions: number }>;
+  openStream(): InferStream;
   close(): void;
+}
+
+/** One `ModelStreamInfer` stream used for concurrent requests, answers matched by `id`. */
+interface InferStream {
+  infer: Call;
+  /** Half-closes the stream, so the server ends it and can shut down without waiting. */
+  end(): void;
 }
 
 function createInferenceClient(address: string): InferenceClient {
@@ -181,8 +209,8 @@ function createInferenceClient(address: string): InferenceClient {
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
   });
   const unary =
-    <Req, Res>(method: string): Unary<Req, Res> =>
-    (request) => {
+    <Req, Res>(method: string) =>
+    (request: Req): Promise<Res> => {
       const def = service[method]!;
       return new Promise((resolve, reject) => {
         client.makeUnaryRequest(
@@ -194,12 +222,14 @@ function createInferenceClient(address: string): InferenceClient {
         );
       });
     };
-  const stats = unary<{ name: string }, { model_stats?: ModelStatsMessage[] }>("ModelStatistics");
+  const stats = unary<
+    { name: string },
+    { model_stats?: { inference_count?: number; execution_count?: number }[] }
+  >("ModelStatistics");
   return {
-    address,
     infer: unary("ModelInfer"),
-    async statistics(name) {
-      const s = (await stats({ name })).model_stats?.[0];
+    async statistics(model) {
+      const s = (await stats({ name: model })).model_stats?.[0];
       return { inferences: s?.inference_count ?? 0, executions: s?.execution_count ?? 0 };
     },
     openStream: () => openStream(client, service["ModelStreamInfer"]!),
@@ -207,43 +237,36 @@ function createInferenceClient(address: string): InferenceClient {
   };
 }
 
-interface ModelStatsMessage {
-  inference_count?: number;
-  execution_count?: number;
-}
-
-/** A `ModelStreamInfer` stream used as a request/response channel. */
-interface BenchStream {
-  infer: Unary<ModelInferRequestMessage, ModelInferResponseMessage>;
-  /** Half-closes the stream, so the server can end it and shut down without waiting. */
-  end(): void;
+interface StreamResponse {
+  error_message?: string;
+  infer_response?: ModelInferResponseMessage;
 }
 
 function openStream(
   client: grpc.Client,
   def: grpc.MethodDefinition<unknown, unknown>,
-): BenchStream {
+): InferStream {
   const call = client.makeBidiStreamRequest(
     def.path,
     def.requestSerialize,
     def.responseDeserialize,
   );
-  const waiting = new Map<string, (r: { error_message?: string } & StreamResponse) => void>();
+  const waiting = new Map<string, (response: StreamResponse) => void>();
   let nextId = 0;
-  call.on("data", (message: StreamResponse & { error_message?: string }) => {
-    const id = message.infer_response?.id ?? "";
-    waiting.get(id)?.(message);
+  call.on("data", (response: StreamResponse) => {
+    const id = response.infer_response?.id ?? "";
+    waiting.get(id)?.(response);
     waiting.delete(id);
   });
-  call.on("error", () => {}); // cancelled at teardown
+  call.on("error", () => {}); // only at teardown, when the channel closes under it
   return {
     infer(request) {
       const id = String(nextId++);
       return new Promise((resolve, reject) => {
-        waiting.set(id, (message) =>
-          message.error_message
-            ? reject(new Error(message.error_message))
-            : resolve(message.infer_response!),
+        waiting.set(id, (response) =>
+          response.error_message
+            ? reject(new Error(response.error_message))
+            : resolve(response.infer_response!),
         );
         call.write({ ...request, id });
       });
@@ -252,14 +275,9 @@ function openStream(
   };
 }
 
-interface StreamResponse {
-  infer_response?: ModelInferResponseMessage;
-}
-
 // ---------------------------------------------------------------------------------------------
-// Servers
+// Servers. Neither is given intra-op threads: each model's config sets its own.
 
-/** A server to benchmark: where it listens and how to stop it. */
 interface BenchServer {
   address: string;
   close(): Promise<void>;
@@ -270,39 +288,39 @@ async function startInProcess(repository: string): Promise<BenchServer> {
     repository,
     grpcPort: 0,
     metricsPort: -1,
-    intraOpThreads: INTRA_OP_THREADS,
     maxMessageBytes: MAX_MESSAGE_BYTES,
     log: silentLogger(),
   });
   return { address: `127.0.0.1:${server.grpcPort}`, close: () => server.close() };
 }
 
-/** A free TCP port: the `infergate models` command takes a fixed port, not 0. */
+/** A free TCP port: `infergate models` takes a fixed port, not 0. */
 async function freePort(): Promise<number> {
   const probe = createServer();
   probe.listen(0, "127.0.0.1");
   await once(probe, "listening");
   const address = probe.address();
   probe.close();
-  if (address === null || typeof address === "string") throw new Error("no port");
+  if (address === null || typeof address === "string") throw new Error("no free port");
   return address.port;
 }
 
 /** `infergate models` in a child process; resolves once it logs that it is ready. */
 async function startChild(repository: string): Promise<BenchServer> {
   const port = await freePort();
+  const main = join(ROOT, "gateway", "src", "cli", "main.ts");
   const child: ChildProcess = spawn(
     process.execPath,
+    // `--metrics-port=-1` (no metrics listener) joined: parseArgs would read a separate "-1" as a flag.
     [
       "--import",
       "tsx",
-      join(ROOT, "gateway", "src", "cli", "main.ts"),
+      main,
       "models",
       "--repository",
       repository,
       `--grpc-port=${port}`,
       "--metrics-port=-1",
-      `--intra-op-threads=${INTRA_OP_THREADS}`,
     ],
     { cwd: ROOT, env: { ...process.env, LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -311,10 +329,13 @@ async function startChild(repository: string): Promise<BenchServer> {
     const timer = setTimeout(() => reject(new Error(`child server not ready:\n${output}`)), 60_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString("utf8");
-      if (output.includes("model server ready")) {
-        clearTimeout(timer);
-        resolve();
-      }
+      if (!output.includes("model server ready")) return;
+      clearTimeout(timer);
+      child.stdout?.off("data", onData);
+      child.stderr?.off("data", onData);
+      child.stdout?.resume();
+      child.stderr?.resume();
+      resolve();
     };
     child.stdout?.on("data", onData);
     child.stderr?.on("data", onData);
@@ -323,7 +344,6 @@ async function startChild(repository: string): Promise<BenchServer> {
       reject(new Error(`child server exited with ${code}:\n${output}`));
     });
   });
-  child.stdout?.resume();
   return {
     address: `127.0.0.1:${port}`,
     async close() {
@@ -339,7 +359,7 @@ async function startChild(repository: string): Promise<BenchServer> {
 
 /** Deterministic values in [-1, 1), like a normalised text strip (xorshift32). */
 function ocrInput(): Float32Array {
-  const data = new Float32Array(OCR_BATCH * 3 * 48 * 192);
+  const data = new Float32Array(OCR_SHAPE.reduce((a, b) => a * b, 1));
   let state = 0x9e3779b9;
   for (let i = 0; i < data.length; i++) {
     state ^= state << 13;
@@ -352,9 +372,9 @@ function ocrInput(): Float32Array {
 
 const asBuffer = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
-function ocrRequest(data: Float32Array): ModelInferRequestMessage {
+function ocrRequest(model: string, data: Float32Array): ModelInferRequestMessage {
   return {
-    model_name: "ocr_cls",
+    model_name: model,
     inputs: [{ name: "x", datatype: "FP32", shape: OCR_SHAPE }],
     outputs: [{ name: OCR_OUTPUT }],
     raw_input_contents: [asBuffer(data)],
@@ -372,30 +392,42 @@ function simpleRequest(model: string): ModelInferRequestMessage {
   };
 }
 
-/** Sends `request` and checks the answer's size; resolves with the rows inferred. */
-function checkedInfer(
-  infer: Unary<ModelInferRequestMessage, ModelInferResponseMessage>,
+/** Sends `request`, checks the size of the first output; resolves with the rows inferred. */
+function checkedCall(
+  call: Call,
   request: ModelInferRequestMessage,
   rows: number,
   outputBytes: number,
 ): () => Promise<number> {
   return async () => {
-    const response = await infer(request);
-    const first = response.raw_output_contents?.[0];
-    if (first?.byteLength !== outputBytes) {
+    const response = await call(request);
+    if (response.raw_output_contents?.[0]?.byteLength !== outputBytes) {
       throw new Error(`${request.model_name}: unexpected response ${JSON.stringify(response)}`);
     }
     return rows;
   };
 }
 
-/** Checks once that `simple` answers INPUT0 + INPUT1, so the figures measure a working model. */
+/** Runs `session` on a copy of `data`; resolves with the rows inferred. */
+function sessionCall(session: OrtSession, data: Float32Array): () => Promise<number> {
+  return async () => {
+    // A fresh copy per run: the worker-backed session transfers (detaches) an input buffer that
+    // its tensor owns, so a reused tensor would be empty the second time. The server copies the
+    // same bytes out of the gRPC message, so both sides pay for one copy.
+    const tensor = makeTensor({ name: "x", datatype: "FP32", shape: OCR_SHAPE }, data.slice());
+    const [out] = await session.run([tensor], [OCR_OUTPUT]);
+    if (out?.data.length !== OCR_BATCH * 2) throw new Error("ocr_cls: wrong output");
+    return OCR_BATCH;
+  };
+}
+
+/** Checks once that a `simple` answers INPUT0 + INPUT1, so the figures time a working model. */
 async function checkSimple(client: InferenceClient, model: string): Promise<void> {
   const response = await client.infer(simpleRequest(model));
   const sum = response.raw_output_contents?.[0];
   const expected = Int32Array.from({ length: SIMPLE_ROW_ELEMENTS }, (_, i) => i + 1);
   if (!sum || !asBuffer(expected).equals(Buffer.from(sum))) {
-    throw new Error(`${model}: wrong OUTPUT0 ${JSON.stringify(response)}`);
+    throw new Error(`${model}: wrong OUTPUT0 in ${JSON.stringify(response)}`);
   }
 }
 
@@ -405,21 +437,8 @@ async function checkSimple(client: InferenceClient, model: string): Promise<void
 interface Figure {
   title: string;
   rows: { label: string; rates: number[]; note?: string }[];
-  /** A ratio without a target is printed for reference, with no verdict. */
+  /** A ratio without a target is printed for information, with no verdict. */
   ratios: { label: string; value: number; target?: number }[];
-}
-
-/** Runs `session` on a fresh copy of `data` and checks the output; resolves with the rows. */
-function sessionCall(session: OrtSession, data: Float32Array): () => Promise<number> {
-  return async () => {
-    // A fresh copy per run: the worker-backed session transfers (detaches) an input buffer its
-    // tensor owns, so a reused tensor is empty on its second run. The server copies the same
-    // bytes out of the gRPC message, so both sides pay for this copy.
-    const tensor = makeTensor({ name: "x", datatype: "FP32", shape: OCR_SHAPE }, data.slice());
-    const [out] = await session.run([tensor], [OCR_OUTPUT]);
-    if (out?.data.length !== OCR_BATCH * 2) throw new Error("ocr_cls: wrong output");
-    return OCR_BATCH;
-  };
 }
 
 async function servingEfficiency(
@@ -428,108 +447,95 @@ async function servingEfficiency(
   child: InferenceClient,
 ): Promise<Figure> {
   const data = ocrInput();
-  const modelPath = join(repository, "ocr_cls", "1", "model.onnx");
-  const options = { intraOpThreads: INTRA_OP_THREADS };
-  const sessions = [
-    await createOrtSession(modelPath, options),
-    await openOrtSession(modelPath, options),
-  ];
-  const request = ocrRequest(data);
-  const outputBytes = OCR_BATCH * 2 * 4;
-  const cases: BenchCase[] = [
-    {
-      label: "createOrtSession (worker thread)",
-      concurrency: OCR_CONCURRENCY,
-      call: sessionCall(sessions[0]!, data),
-    },
-    {
-      label: "openOrtSession (this thread)",
-      concurrency: OCR_CONCURRENCY,
-      call: sessionCall(sessions[1]!, data),
-    },
-    {
-      label: "gRPC, server in this process",
-      concurrency: OCR_CONCURRENCY,
-      call: checkedInfer(inProcess.infer, request, OCR_BATCH, outputBytes),
-    },
-    {
-      label: "gRPC, server in a child process",
-      concurrency: OCR_CONCURRENCY,
-      call: checkedInfer(child.infer, request, OCR_BATCH, outputBytes),
-    },
-  ];
+  const sessions: OrtSession[] = [];
+  const cases: BenchCase[] = [];
+  for (const threads of OCR_THREADS) {
+    const session = await createOrtSession(ocrModelPath(repository), { intraOpThreads: threads });
+    sessions.push(session);
+    const request = ocrRequest(ocrModel(threads), data);
+    const grpcCall = (client: InferenceClient) =>
+      checkedCall(client.infer, request, OCR_BATCH, OCR_BATCH * 2 * 4);
+    const concurrency = OCR_CONCURRENCY;
+    cases.push(
+      { label: `${threads}t createOrtSession`, concurrency, call: sessionCall(session, data) },
+      { label: `${threads}t gRPC, server in this process`, concurrency, call: grpcCall(inProcess) },
+      { label: `${threads}t gRPC, server in a child process`, concurrency, call: grpcCall(child) },
+    );
+  }
   const samples = await measure(cases);
   await Promise.all(sessions.map((session) => session.release()));
-  const [base, direct, own, other] = samples.map(median) as [number, number, number, number];
+  const medians = samples.map(median);
   return {
-    title: `1. Serving efficiency: ocr_cls FP32 [${OCR_SHAPE.join(",")}], ${OCR_CONCURRENCY} outstanding, ${INTRA_OP_THREADS} intra-op threads, no dynamic batching`,
+    title: `1. Serving efficiency: ocr_cls FP32 [${OCR_SHAPE.join(",")}], ${OCR_CONCURRENCY} outstanding, no dynamic batching, 1 and 2 intra-op threads (t)`,
     rows: cases.map((c, i) => ({ label: c.label, rates: samples[i]! })),
-    ratios: [
-      { label: "gRPC (server in this process) / createOrtSession", value: own / base, target: 0.9 },
-      {
-        label: "gRPC (server in a child process) / createOrtSession",
-        value: other / base,
-        target: 0.9,
-      },
-      { label: "for reference, createOrtSession / openOrtSession", value: base / direct },
-    ],
+    ratios: OCR_THREADS.flatMap((threads, k) => {
+      const [base, own, other] = medians.slice(3 * k, 3 * k + 3) as [number, number, number];
+      return [
+        {
+          label: `${threads}t gRPC in this process / createOrtSession`,
+          value: own / base,
+          target: 0.9,
+        },
+        {
+          label: `${threads}t gRPC in a child process / createOrtSession`,
+          value: other / base,
+          target: 0.9,
+        },
+      ];
+    }),
+  };
+}
+
+/** Sums a model's inference and execution counts over the measured rounds of one case. */
+function executionCounter(client: InferenceClient, model: string) {
+  const totals = { inferences: 0, executions: 0 };
+  let start = { ...totals };
+  return {
+    before: async () => {
+      start = await client.statistics(model);
+    },
+    after: async () => {
+      const end = await client.statistics(model);
+      totals.inferences += end.inferences - start.inferences;
+      totals.executions += end.executions - start.executions;
+    },
+    averageBatch: () => totals.inferences / Math.max(1, totals.executions),
   };
 }
 
 async function batchingGain(client: InferenceClient): Promise<Figure> {
-  const counted = (model: string) => {
-    const totals = { inferences: 0, executions: 0 };
-    let start = { inferences: 0, executions: 0 };
-    return {
-      totals,
-      before: async () => {
-        start = await client.statistics(model);
-      },
-      after: async () => {
-        const end = await client.statistics(model);
-        totals.inferences += end.inferences - start.inferences;
-        totals.executions += end.executions - start.executions;
-      },
-    };
-  };
-  const batched = counted(SIMPLE_BATCHED);
-  const unbatched = counted(SIMPLE_UNBATCHED);
-  const outputBytes = SIMPLE_ROW_ELEMENTS * 4;
-  const cases: BenchCase[] = [
-    {
-      label: `dynamic_batching (delay ${QUEUE_DELAY_US} us)`,
-      concurrency: BATCHING_CONCURRENCY,
-      call: checkedInfer(client.infer, simpleRequest(SIMPLE_BATCHED), 1, outputBytes),
-      before: batched.before,
-      after: batched.after,
-    },
-    {
-      label: "no dynamic_batching",
-      concurrency: BATCHING_CONCURRENCY,
-      call: checkedInfer(client.infer, simpleRequest(SIMPLE_UNBATCHED), 1, outputBytes),
-      before: unbatched.before,
-      after: unbatched.after,
-    },
+  const stream = client.openStream();
+  const transports = [
+    { name: "ModelInfer", call: client.infer },
+    { name: "ModelStreamInfer", call: stream.infer },
   ];
+  const cases: (BenchCase & { averageBatch: () => number })[] = [];
+  for (const transport of transports) {
+    for (const model of [SIMPLE_BATCHED, SIMPLE_UNBATCHED]) {
+      const counter = executionCounter(client, model);
+      cases.push({
+        label: `${transport.name}, ${model === SIMPLE_BATCHED ? `dynamic_batching ${QUEUE_DELAY_US} us` : "no dynamic_batching"}`,
+        concurrency: BATCHING_CONCURRENCY,
+        call: checkedCall(transport.call, simpleRequest(model), 1, SIMPLE_ROW_ELEMENTS * 4),
+        ...counter,
+      });
+    }
+  }
   const samples = await measure(cases);
-  const average = (t: { inferences: number; executions: number }) =>
-    t.inferences / Math.max(1, t.executions);
-  const [on, off] = samples.map(median) as [number, number];
+  stream.end();
+  const medians = samples.map(median);
   return {
-    title: `2. Dynamic batching gain: simple INT32 [1,16] x2, ${BATCHING_CONCURRENCY} outstanding, max_batch_size 8`,
-    rows: [
-      {
-        label: cases[0]!.label,
-        rates: samples[0]!,
-        note: `avg batch ${average(batched.totals).toFixed(2)}`,
-      },
-      {
-        label: cases[1]!.label,
-        rates: samples[1]!,
-        note: `avg batch ${average(unbatched.totals).toFixed(2)}`,
-      },
-    ],
-    ratios: [{ label: "with / without dynamic batching", value: on / off, target: 3 }],
+    title: `2. Dynamic batching gain: simple INT32 [1,16] x2, ${BATCHING_CONCURRENCY} outstanding, max_batch_size 8, server in a child process`,
+    rows: cases.map((c, i) => ({
+      label: c.label,
+      rates: samples[i]!,
+      note: `avg batch ${c.averageBatch().toFixed(2)}`,
+    })),
+    ratios: transports.map((t, k) => ({
+      label: `${t.name}: with / without dynamic batching`,
+      value: medians[2 * k]! / medians[2 * k + 1]!,
+      target: 3,
+    })),
   };
 }
 
@@ -541,19 +547,19 @@ async function streamVersusUnary(client: InferenceClient): Promise<Figure> {
     {
       label: "ModelStreamInfer (one stream, by id)",
       concurrency: STREAM_CONCURRENCY,
-      call: checkedInfer(stream.infer, request, 1, outputBytes),
+      call: checkedCall(stream.infer, request, 1, outputBytes),
     },
     {
       label: "ModelInfer (unary calls)",
       concurrency: STREAM_CONCURRENCY,
-      call: checkedInfer(client.infer, request, 1, outputBytes),
+      call: checkedCall(client.infer, request, 1, outputBytes),
     },
   ];
   const samples = await measure(cases);
   stream.end();
   const [streamed, unary] = samples.map(median) as [number, number];
   return {
-    title: `3. ModelStreamInfer vs ModelInfer: ${SIMPLE_BATCHED}, batch 1, ${STREAM_CONCURRENCY} outstanding`,
+    title: `3. ModelStreamInfer vs ModelInfer: ${SIMPLE_BATCHED}, batch 1, ${STREAM_CONCURRENCY} outstanding, server in a child process`,
     rows: cases.map((c, i) => ({ label: c.label, rates: samples[i]! })),
     ratios: [{ label: "stream / unary (no target)", value: streamed / unary }],
   };
@@ -564,12 +570,13 @@ async function streamVersusUnary(client: InferenceClient): Promise<Figure> {
 
 function printFigure(figure: Figure): void {
   console.log(`\n${figure.title}`);
-  const header = ["case", "median inf/s", `rounds (inf/s)`, ""];
+  const notes = figure.rows.some((r) => r.note);
+  const header = ["case", "median inf/s", "rounds (inf/s)", ...(notes ? [""] : [])];
   const rows = figure.rows.map((r) => [
     r.label,
     median(r.rates).toFixed(0),
     r.rates.map((x) => x.toFixed(0)).join(" "),
-    r.note ?? "",
+    ...(notes ? [r.note ?? ""] : []),
   ]);
   const widths = header.map((h, col) => Math.max(h.length, ...rows.map((row) => row[col]!.length)));
   const line = (cells: string[]) =>
@@ -578,7 +585,7 @@ function printFigure(figure: Figure): void {
       .join("  ")
       .trimEnd();
   console.log(line(header));
-  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  console.log(line(widths.map((w) => "-".repeat(w))));
   for (const row of rows) console.log(line(row));
   for (const r of figure.ratios) {
     const value = `${r.label}: ${r.value.toFixed(2)}x`;
@@ -587,13 +594,13 @@ function printFigure(figure: Figure): void {
   }
 }
 
-const METHOD = `Method: closed loops, one warm-up round, then ${ROUNDS} rounds of ${ROUND_MS} ms per case in
-rotating order; medians. Figure 1 runs the server two ways, since neither alone is the fair
-comparison on a small machine. In this process, the server's gRPC work shares one event loop with
-the client, as the baseline's posting to its worker does, so the ratio is the cost of the gRPC
-path (encode, HTTP/2, decode, check, batcher) on the same core budget. In a child process, the
-server has its own event loop, but client, server and ONNX Runtime's threads compete for the
-same cores. Figures 2 and 3 use the child-process server, as a remote client would see it.`;
+const METHOD = `Method: closed loops; one warm-up round, then ${ROUNDS} rounds of ${ROUND_MS} ms per case in rotating
+order; medians. Figure 1 runs the server two ways, since neither alone is the fair comparison on a
+small machine: in this process, the server's gRPC work shares one event loop with the client, as
+the baseline's posting to its worker thread does, so the ratio is the cost of the gRPC path
+(encode, HTTP/2, decode, check, batcher) on the same core budget; in a child process, the server
+has its own event loop, but client, server and ONNX Runtime threads compete for the same cores.
+Figures 2 and 3 use the child-process server, as a remote client would see it.`;
 
 async function main(): Promise<void> {
   const repository = await mkdtemp(join(tmpdir(), "infergate-bench-models-"));

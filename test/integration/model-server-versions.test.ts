@@ -289,9 +289,10 @@ describe("embedded model server: versions and loading", () => {
       const code = (error as { code?: number }).code;
       return code === status.NOT_FOUND || code === status.UNAVAILABLE;
     });
-    assert.deepEqual(
-      (await indexOf(call, "simple")).map((r) => r.state),
-      ["UNAVAILABLE"],
+    // Unloading drains in-flight requests first (state UNLOADING), then reports UNAVAILABLE.
+    await waitFor(
+      "the index to report the model unavailable",
+      async () => (await indexOf(call, "simple")).map((r) => r.state).join() === "UNAVAILABLE",
     );
   });
 

@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../log.js";
+import { createChannel } from "../triton/channel.js";
 
 /** Options of {@link startModelProcess}: the `embedded` section of the configuration. */
 export interface ModelProcessOptions {
@@ -15,6 +16,8 @@ export interface ModelProcessOptions {
   metricsPort: number;
   controlMode: string;
   pollIntervalMs: number;
+  /** How long to wait for the server to report ready, ms. Default 120000. */
+  startTimeoutMs?: number;
   log: Logger;
 }
 
@@ -26,7 +29,7 @@ export interface ModelProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `infergate models` and resolves once it reports ready. */
+/** Starts `infergate models` and resolves once ServerReady answers true. */
 export function startModelProcess(options: ModelProcessOptions): Promise<ModelProcess> {
   // From source (tsx) the child runs the .ts entry with the same loader flags (execArgv).
   const main = fileURLToPath(
@@ -52,34 +55,61 @@ export function startModelProcess(options: ModelProcessOptions): Promise<ModelPr
     ...(options.controlMode === "explicit" ? ["--load-model", "*"] : []),
   ];
   const child: ChildProcess = spawn(process.execPath, args, {
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", "inherit", "inherit"],
   });
   const exited = new Promise<number>((resolve) =>
     child.once("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1))),
   );
-  return new Promise((resolve, reject) => {
-    let buffered = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      process.stdout.write(chunk);
-      buffered += chunk.toString("utf8");
-      if (buffered.includes('"msg":"model server ready"')) {
-        buffered = "";
-        resolve({
-          exited,
-          async stop() {
-            if (child.exitCode !== null) return;
-            child.kill("SIGTERM");
-            const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-            await exited;
-            clearTimeout(timer);
-          },
-        });
-      } else if (buffered.length > 65_536) {
-        buffered = buffered.slice(-4096);
-      }
-    });
-    exited.then((code) =>
-      reject(new Error(`the embedded model server exited with code ${code} before it was ready`)),
-    );
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return waitUntilReady(
+    `${options.host}:${options.grpcPort}`,
+    exited,
+    options.startTimeoutMs ?? 120_000,
+  ).then(
+    () => ({ exited, stop }),
+    async (error: unknown) => {
+      await stop();
+      throw error;
+    },
+  );
+}
+
+/** Polls ServerReady until it answers true; fails if the process exits or the time runs out. */
+async function waitUntilReady(
+  url: string,
+  exited: Promise<number>,
+  timeoutMs: number,
+): Promise<void> {
+  const channel = createChannel({ url, maxMessageBytes: 1 << 20, keepaliveMs: 30_000 });
+  let exitCode: number | undefined;
+  void exited.then((code) => {
+    exitCode = code;
   });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      if (exitCode !== undefined)
+        throw new Error(
+          `the embedded model server exited with code ${exitCode} before it was ready`,
+        );
+      if (Date.now() > deadline)
+        throw new Error(`the embedded model server was not ready at ${url} after ${timeoutMs} ms`);
+      const ready = await channel
+        .unary<{ ready?: boolean }>("ServerReady", {}, { deadlineMs: Date.now() + 1000 })
+        .then(
+          (r) => r.ready === true,
+          () => false,
+        );
+      if (ready) return;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  } finally {
+    channel.close();
+  }
 }

@@ -24,6 +24,9 @@ export const ENV_OVERRIDES: Readonly<
   INFERGATE_TRANSPORT: { path: ["triton", "transport"], type: "string" },
   INFERGATE_EMBEDDED: { path: ["embedded", "enabled"], type: "boolean" },
   INFERGATE_REPOSITORY: { path: ["embedded", "repository"], type: "string" },
+  INFERGATE_EMBEDDED_GRPC_PORT: { path: ["embedded", "grpcPort"], type: "number" },
+  INFERGATE_EMBEDDED_METRICS_PORT: { path: ["embedded", "metricsPort"], type: "number" },
+  INFERGATE_DEFAULT_TIMEOUT_MS: { path: ["triton", "defaultTimeoutMs"], type: "number" },
   LOG_LEVEL: { path: ["log", "level"], type: "string" },
 };
 
@@ -56,12 +59,12 @@ export function loadConfig(
       );
     }
     const lines = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+    const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true });
     if (doc.errors.length > 0) {
       const e = doc.errors[0]!;
       const where = e.linePos?.[0];
       throw new ConfigError(
-        `${file}${where ? `:${where.line}:${where.col}` : ""}: invalid YAML: ${e.message.split("\n")[0]}`,
+        `${file}${where ? `:${where.line}:${where.col}` : ""}: invalid YAML: ${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`,
       );
     }
     raw = doc.toJS() ?? {};

@@ -89,13 +89,14 @@ export function createOrtSession(
       run(inputs, wanted) {
         if (failure) return Promise.reject(failure);
         const id = nextId++;
-        // Shallow copies: transferListOf may swap a view for an owned copy, never the caller's tensor.
+        // The caller keeps its tensors (warmup reuses them, a batch may share them): send copies,
+        // moved by transfer so that the copy is the only one made.
         const sent = inputs.map((t) => ({ ...t }) as Tensor);
         return new Promise<Tensor[]>((resolveRun, rejectRun) => {
           pending.set(id, { resolve: resolveRun, reject: rejectRun });
           worker.postMessage(
             { type: "run", id, inputs: sent, outputNames: [...wanted] },
-            transferListOf(sent),
+            transferListOf(sent, true),
           );
         });
       },

@@ -37,10 +37,13 @@ openOrtSession(init.modelPath, init.options).then(
         session.release().finally(() => port.close());
         return;
       }
-      session.run(message.inputs, message.outputNames).then(
-        (outputs) =>
+      // Every request gets exactly one answer, whatever fails (running, or posting the result).
+      Promise.resolve()
+        .then(() => session.run(message.inputs, message.outputNames))
+        .then((outputs) =>
           port.postMessage({ type: "result", id: message.id, outputs }, transferListOf(outputs)),
-        (error: unknown) => {
+        )
+        .catch((error: unknown) => {
           const failure = InferError.from(error);
           port.postMessage({
             type: "error",
@@ -48,8 +51,7 @@ openOrtSession(init.modelPath, init.options).then(
             code: failure.code,
             message: failure.message,
           });
-        },
-      );
+        });
     });
   },
   (error: unknown) => {

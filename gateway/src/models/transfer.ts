@@ -5,8 +5,12 @@
  */
 import type { NumericTensorData, Tensor } from "../protocol/tensor.js";
 
-/** Makes every numeric tensor own its buffer (copying views) and lists the buffers to transfer. */
-export function transferListOf(tensors: Tensor[]): ArrayBuffer[] {
+/**
+ * Makes every numeric tensor own its buffer and lists the buffers to transfer. Views are copied;
+ * with `copyAll` every buffer is, for senders whose tensors stay in use after sending (a
+ * transferred buffer is detached from the sender: reusing it would send nothing).
+ */
+export function transferListOf(tensors: Tensor[], copyAll = false): ArrayBuffer[] {
   const list: ArrayBuffer[] = [];
   for (const tensor of tensors) {
     if (tensor.datatype === "BYTES") continue;
@@ -16,7 +20,7 @@ export function transferListOf(tensors: Tensor[]): ArrayBuffer[] {
       buffer instanceof ArrayBuffer &&
       data.byteOffset === 0 &&
       data.byteLength === buffer.byteLength;
-    if (!owns || list.includes(buffer as ArrayBuffer)) {
+    if (copyAll || !owns || list.includes(buffer as ArrayBuffer)) {
       data = data.slice() as NumericTensorData;
       (tensor as { data: NumericTensorData }).data = data;
     }
