@@ -31,11 +31,14 @@ export class InferError extends Error {
   readonly code: Code;
   /** The underlying error, for logs only. */
   override readonly cause: unknown;
+  /** When the client may try again, ms (HTTP `Retry-After`, gRPC `retry-after` metadata). */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: Code, message: string, options?: { cause?: unknown }) {
+  constructor(code: Code, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
     super(message);
     this.code = code;
     this.cause = options?.cause;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 
   /**

@@ -4,6 +4,8 @@
  * listener (127.0.0.1:8003) — composed from a validated configuration.
  */
 import type { Server as HttpServer } from "node:http";
+import { createCacheFromConfig } from "./cache/create-cache.js";
+import { cacheFlushRoute } from "./cache/flush-route.js";
 import type { GatewayConfig } from "./config/schema.js";
 import { createGatewayCore } from "./core/create-core.js";
 import type { GatewayCore } from "./core/gateway-core.js";
@@ -50,15 +52,39 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
+/** Admin routes of the circuit breakers: list their states, close them all. */
+function breakerRoutes(triton: TritonClient): AdminRoute[] {
+  return [
+    {
+      method: "post",
+      path: "/v1/breakers/reset",
+      handler: async () => ({ reset: triton.resetBreakers() }),
+    },
+  ];
+}
+
 /** Starts every part; resolves once all listeners are bound. */
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { config } = options;
   const log = options.log.child({ component: "gateway" });
   const metrics = createMetricsRegistry({ nodeDefaults: true });
-  const triton = await createTritonClient({ ...config.triton, log, metrics });
+  const triton = await createTritonClient({
+    ...config.triton,
+    log,
+    metrics,
+    resilience: config.resilience,
+    models: config.models,
+  });
+  const cache = await createCacheFromConfig({
+    settings: config.cache,
+    registry: metrics,
+    log,
+    triton,
+  });
   const core = createGatewayCore({
     config,
     triton,
+    cache,
     pipelines: createPipelineHost(PIPELINES, metrics),
     log,
     serverVersion: options.version,
@@ -73,7 +99,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     );
     started.push(http);
     const admin: Listening = await listen(
-      createAdminApp({ core, config, log, metrics: httpMetrics, routes: options.adminRoutes }),
+      createAdminApp({
+        core,
+        config,
+        log,
+        metrics: httpMetrics,
+        routes: [
+          ...breakerRoutes(triton),
+          ...(cache ? [cacheFlushRoute(cache)] : []),
+          ...(options.adminRoutes ?? []),
+        ],
+      }),
       config.admin.port,
       config.admin.host,
     );
@@ -111,12 +147,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       async close() {
         await Promise.all(started.map((s) => s.close()));
         triton.close();
+        await cache?.close();
         log.info({}, "gateway stopped");
       },
     };
   } catch (error: unknown) {
     await Promise.all(started.map((s) => s.close()));
     triton.close();
+    await cache?.close();
     throw error;
   }
 }

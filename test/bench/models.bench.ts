@@ -20,14 +20,16 @@
  *
  * Method: each case is a closed loop (N workers, each sending its next request when its previous
  * answer arrives) for ROUND_MS; one warm-up round, then ROUNDS rounds in a rotating order (A B C,
- * B C A, ...) so no case always runs first or after the same neighbour; each figure is the median
- * of its rounds. The model repository is a temporary folder whose config text is written here, so
- * the figures do not move when `model_repository/` is tuned.
- * Run: `npm run bench:models` (under two minutes on two cores). It exits 0: a missed target is
+ * B C A, ...) so no case always runs first. Throughputs are medians over rounds; ratios are medians
+ * of per-round ratios, since the cases of one round run back to back and the load of a shared
+ * machine drifts between rounds. The model repository is a temporary folder whose config text is
+ * written here, so the figures do not move when `model_repository/` is tuned.
+ * Run: `npm run bench:models` (about two minutes on two cores). It exits 0: a missed target is
  * reported as MISSED, not failed.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
@@ -49,8 +51,8 @@ import {
   SIMPLE_ROW_ELEMENTS,
 } from "../../gateway/src/repository/simple-model.js";
 
-const ROUNDS = 5;
-const ROUND_MS = 1200;
+const ROUNDS = 8;
+const ROUND_MS = 1000;
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
@@ -142,8 +144,11 @@ interface BenchCase {
   after?: () => Promise<void>;
 }
 
-/** Inferences per second of a closed loop of `concurrency` workers over `durationMs`. */
-async function closedLoop(c: BenchCase, durationMs: number): Promise<number> {
+/** Inferences and inferences per second of a closed loop of `concurrency` workers. */
+async function closedLoop(
+  c: BenchCase,
+  durationMs: number,
+): Promise<{ inferences: number; rate: number }> {
   let inferences = 0;
   const start = performance.now();
   const end = start + durationMs;
@@ -155,25 +160,47 @@ async function closedLoop(c: BenchCase, durationMs: number): Promise<number> {
     }
   };
   await Promise.all(Array.from({ length: c.concurrency }, worker));
-  return inferences / ((performance.now() - start) / 1000);
+  return { inferences, rate: inferences / ((performance.now() - start) / 1000) };
 }
 
-/** Runs cases in one warm-up round, then ROUNDS rotating rounds; per-case round throughputs. */
-async function measure(cases: readonly BenchCase[]): Promise<number[][]> {
-  const samples = cases.map((): number[] => []);
+/**
+ * CPU microseconds used so far, all threads, by this process and the child server: work that
+ * does not depend on how much of the machine others leave us, unlike throughput.
+ */
+type CpuMeter = () => number;
+
+/** One case's measured rounds. */
+interface Samples {
+  /** Inferences per second, per round. */
+  rates: number[];
+  /** CPU microseconds (see {@link CpuMeter}) per inference over all rounds. */
+  cpuUsPerInference: number;
+}
+
+/** Runs cases in one warm-up round, then ROUNDS rotating rounds. */
+async function measure(cases: readonly BenchCase[], cpu: CpuMeter): Promise<Samples[]> {
+  const samples = cases.map(() => ({ rates: [] as number[], cpuUs: 0, inferences: 0 }));
   for (let round = -1; round < ROUNDS; round++) {
     for (let k = 0; k < cases.length; k++) {
       const index = (k + Math.max(round, 0)) % cases.length;
       const c = cases[index]!;
       if (round >= 0) await c.before?.();
-      const rate = await closedLoop(c, ROUND_MS);
+      const cpuBefore = cpu();
+      const { inferences, rate } = await closedLoop(c, ROUND_MS);
+      const cpuUs = cpu() - cpuBefore;
       if (round >= 0) {
         await c.after?.();
-        samples[index]!.push(rate);
+        const sample = samples[index]!;
+        sample.rates.push(rate);
+        sample.cpuUs += cpuUs;
+        sample.inferences += inferences;
       }
     }
   }
-  return samples;
+  return samples.map((s) => ({
+    rates: s.rates,
+    cpuUsPerInference: s.cpuUs / Math.max(1, s.inferences),
+  }));
 }
 
 function median(values: readonly number[]): number {
@@ -280,6 +307,8 @@ function openStream(
 
 interface BenchServer {
   address: string;
+  /** CPU microseconds the server's own process has used; 0 when that process is this one. */
+  cpuUs(): number;
   close(): Promise<void>;
 }
 
@@ -291,7 +320,11 @@ async function startInProcess(repository: string): Promise<BenchServer> {
     maxMessageBytes: MAX_MESSAGE_BYTES,
     log: silentLogger(),
   });
-  return { address: `127.0.0.1:${server.grpcPort}`, close: () => server.close() };
+  return {
+    address: `127.0.0.1:${server.grpcPort}`,
+    cpuUs: () => 0,
+    close: () => server.close(),
+  };
 }
 
 /** A free TCP port: `infergate models` takes a fixed port, not 0. */
@@ -303,6 +336,21 @@ async function freePort(): Promise<number> {
   probe.close();
   if (address === null || typeof address === "string") throw new Error("no free port");
   return address.port;
+}
+
+/**
+ * CPU microseconds of another process, all threads: utime + stime from Linux's /proc/PID/stat, in
+ * clock ticks of 10 ms (USER_HZ is 100 on Linux). NaN where there is no /proc.
+ */
+function processCpuUs(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** `infergate models` in a child process; resolves once it logs that it is ready. */
@@ -346,6 +394,7 @@ async function startChild(repository: string): Promise<BenchServer> {
   });
   return {
     address: `127.0.0.1:${port}`,
+    cpuUs: () => processCpuUs(child.pid),
     async close() {
       if (child.exitCode !== null) return;
       child.kill("SIGTERM");
@@ -436,15 +485,28 @@ async function checkSimple(client: InferenceClient, model: string): Promise<void
 
 interface Figure {
   title: string;
-  rows: { label: string; rates: number[]; note?: string }[];
-  /** A ratio without a target is printed for information, with no verdict. */
-  ratios: { label: string; value: number; target?: number }[];
+  rows: (Samples & { label: string; note?: string })[];
+  ratios: Ratio[];
+}
+
+/**
+ * One figure's ratio: the median over rounds of rows[over]'s throughput / rows[under]'s in the
+ * same round. Cases of one round run back to back, so a change in the machine's load between
+ * rounds cancels out; the range of the per-round ratios says how noisy the run was. A ratio
+ * without a target is printed for information, with no verdict.
+ */
+interface Ratio {
+  label: string;
+  over: number;
+  under: number;
+  target?: number;
 }
 
 async function servingEfficiency(
   repository: string,
   inProcess: InferenceClient,
   child: InferenceClient,
+  cpu: CpuMeter,
 ): Promise<Figure> {
   const data = ocrInput();
   const sessions: OrtSession[] = [];
@@ -462,27 +524,25 @@ async function servingEfficiency(
       { label: `${threads}t gRPC, server in a child process`, concurrency, call: grpcCall(child) },
     );
   }
-  const samples = await measure(cases);
+  const samples = await measure(cases, cpu);
   await Promise.all(sessions.map((session) => session.release()));
-  const medians = samples.map(median);
   return {
     title: `1. Serving efficiency: ocr_cls FP32 [${OCR_SHAPE.join(",")}], ${OCR_CONCURRENCY} outstanding, no dynamic batching, 1 and 2 intra-op threads (t)`,
-    rows: cases.map((c, i) => ({ label: c.label, rates: samples[i]! })),
-    ratios: OCR_THREADS.flatMap((threads, k) => {
-      const [base, own, other] = medians.slice(3 * k, 3 * k + 3) as [number, number, number];
-      return [
-        {
-          label: `${threads}t gRPC in this process / createOrtSession`,
-          value: own / base,
-          target: 0.9,
-        },
-        {
-          label: `${threads}t gRPC in a child process / createOrtSession`,
-          value: other / base,
-          target: 0.9,
-        },
-      ];
-    }),
+    rows: cases.map((c, i) => ({ label: c.label, ...samples[i]! })),
+    ratios: OCR_THREADS.flatMap((threads, k) => [
+      {
+        label: `${threads}t gRPC, this process / createOrtSession`,
+        over: 3 * k + 1,
+        under: 3 * k,
+        target: 0.9,
+      },
+      {
+        label: `${threads}t gRPC, child process / createOrtSession`,
+        over: 3 * k + 2,
+        under: 3 * k,
+        target: 0.9,
+      },
+    ]),
   };
 }
 
@@ -503,7 +563,7 @@ function executionCounter(client: InferenceClient, model: string) {
   };
 }
 
-async function batchingGain(client: InferenceClient): Promise<Figure> {
+async function batchingGain(client: InferenceClient, cpu: CpuMeter): Promise<Figure> {
   const stream = client.openStream();
   const transports = [
     { name: "ModelInfer", call: client.infer },
@@ -521,25 +581,25 @@ async function batchingGain(client: InferenceClient): Promise<Figure> {
       });
     }
   }
-  const samples = await measure(cases);
+  const samples = await measure(cases, cpu);
   stream.end();
-  const medians = samples.map(median);
   return {
     title: `2. Dynamic batching gain: simple INT32 [1,16] x2, ${BATCHING_CONCURRENCY} outstanding, max_batch_size 8, server in a child process`,
     rows: cases.map((c, i) => ({
       label: c.label,
-      rates: samples[i]!,
+      ...samples[i]!,
       note: `avg batch ${c.averageBatch().toFixed(2)}`,
     })),
     ratios: transports.map((t, k) => ({
       label: `${t.name}: with / without dynamic batching`,
-      value: medians[2 * k]! / medians[2 * k + 1]!,
+      over: 2 * k,
+      under: 2 * k + 1,
       target: 3,
     })),
   };
 }
 
-async function streamVersusUnary(client: InferenceClient): Promise<Figure> {
+async function streamVersusUnary(client: InferenceClient, cpu: CpuMeter): Promise<Figure> {
   const stream = client.openStream();
   const request = simpleRequest(SIMPLE_BATCHED);
   const outputBytes = SIMPLE_ROW_ELEMENTS * 4;
@@ -555,13 +615,12 @@ async function streamVersusUnary(client: InferenceClient): Promise<Figure> {
       call: checkedCall(client.infer, request, 1, outputBytes),
     },
   ];
-  const samples = await measure(cases);
+  const samples = await measure(cases, cpu);
   stream.end();
-  const [streamed, unary] = samples.map(median) as [number, number];
   return {
     title: `3. ModelStreamInfer vs ModelInfer: ${SIMPLE_BATCHED}, batch 1, ${STREAM_CONCURRENCY} outstanding, server in a child process`,
-    rows: cases.map((c, i) => ({ label: c.label, rates: samples[i]! })),
-    ratios: [{ label: "stream / unary (no target)", value: streamed / unary }],
+    rows: cases.map((c, i) => ({ label: c.label, ...samples[i]! })),
+    ratios: [{ label: "stream / unary (no target)", over: 0, under: 1 }],
   };
 }
 
@@ -571,36 +630,46 @@ async function streamVersusUnary(client: InferenceClient): Promise<Figure> {
 function printFigure(figure: Figure): void {
   console.log(`\n${figure.title}`);
   const notes = figure.rows.some((r) => r.note);
-  const header = ["case", "median inf/s", "rounds (inf/s)", ...(notes ? [""] : [])];
+  const header = ["case", "median inf/s", "CPU us/inf", "rounds (inf/s)", ...(notes ? [""] : [])];
   const rows = figure.rows.map((r) => [
     r.label,
     median(r.rates).toFixed(0),
+    Number.isNaN(r.cpuUsPerInference) ? "n/a" : r.cpuUsPerInference.toFixed(0),
     r.rates.map((x) => x.toFixed(0)).join(" "),
     ...(notes ? [r.note ?? ""] : []),
   ]);
   const widths = header.map((h, col) => Math.max(h.length, ...rows.map((row) => row[col]!.length)));
+  const numeric = (col: number) => col === 1 || col === 2;
   const line = (cells: string[]) =>
     cells
-      .map((cell, col) => (col === 1 ? cell.padStart(widths[col]!) : cell.padEnd(widths[col]!)))
+      .map((cell, col) => (numeric(col) ? cell.padStart(widths[col]!) : cell.padEnd(widths[col]!)))
       .join("  ")
       .trimEnd();
   console.log(line(header));
   console.log(line(widths.map((w) => "-".repeat(w))));
   for (const row of rows) console.log(line(row));
   for (const r of figure.ratios) {
-    const value = `${r.label}: ${r.value.toFixed(2)}x`;
-    if (r.target === undefined) console.log(value);
-    else console.log(`${value} (target >= ${r.target}x) ${r.value >= r.target ? "ok" : "MISSED"}`);
+    const over = figure.rows[r.over]!.rates;
+    const perRound = figure.rows[r.under]!.rates.map((under, i) => over[i]! / under);
+    const value = median(perRound);
+    const range = `rounds ${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)}`;
+    const verdict =
+      r.target === undefined
+        ? ""
+        : ` target >= ${r.target}x: ${value >= r.target ? "ok" : "MISSED"}`;
+    console.log(`${r.label}: ${value.toFixed(2)}x (${range})${verdict}`);
   }
 }
 
-const METHOD = `Method: closed loops; one warm-up round, then ${ROUNDS} rounds of ${ROUND_MS} ms per case in rotating
-order; medians. Figure 1 runs the server two ways, since neither alone is the fair comparison on a
-small machine: in this process, the server's gRPC work shares one event loop with the client, as
-the baseline's posting to its worker thread does, so the ratio is the cost of the gRPC path
-(encode, HTTP/2, decode, check, batcher) on the same core budget; in a child process, the server
-has its own event loop, but client, server and ONNX Runtime threads compete for the same cores.
-Figures 2 and 3 use the child-process server, as a remote client would see it.`;
+const METHOD = `Method: closed loops; one warm-up round, then ${ROUNDS} rounds of ${ROUND_MS} ms per case
+in rotating order. Throughputs are medians over rounds; ratios are medians of per-round ratios.
+CPU us/inf: CPU time of all threads of this process and of the child server, per inference,
+client included; unlike throughput, it does not depend on what others leave of a shared machine.
+Figure 1 runs the server two ways, since neither alone is the fair comparison on a small machine:
+in this process, the server's gRPC work shares one event loop with the client, as the baseline's
+posting to its worker thread does; in a child process, the server has its own event loop, but
+client, server and ONNX Runtime threads compete for the same cores. Either way the client's gRPC
+work runs on the same cores as the server. Figures 2 and 3 use the child-process server.`;
 
 async function main(): Promise<void> {
   const repository = await mkdtemp(join(tmpdir(), "infergate-bench-models-"));
@@ -620,9 +689,15 @@ async function main(): Promise<void> {
     );
     console.log(METHOD);
     // The in-process server idles while the child is measured, and the other way round.
-    printFigure(await servingEfficiency(repository, own, child));
-    printFigure(await batchingGain(child));
-    printFigure(await streamVersusUnary(child));
+    const started = performance.now();
+    const cpu = () => {
+      const usage = process.cpuUsage();
+      return usage.user + usage.system + servers.reduce((sum, s) => sum + s.cpuUs(), 0);
+    };
+    printFigure(await servingEfficiency(repository, own, child, cpu));
+    printFigure(await batchingGain(child, cpu));
+    printFigure(await streamVersusUnary(child, cpu));
+    console.log(`\nmeasured for ${((performance.now() - started) / 1000).toFixed(0)} s`);
   } finally {
     for (const c of clients) c.close();
     await Promise.all(servers.map((s) => s.close()));

@@ -205,7 +205,10 @@ describe("Triton client and core against the embedded model server", () => {
     const triton = await createTritonClient(clientOptions([{ name: "a", url }]));
     try {
       const config = loadConfig(undefined, {});
-      config.models["simple"] = { batching: { enabled: true, maxBatchSize: 8, windowUs: 5000 } };
+      config.models["simple"] = {
+        batching: { enabled: true, maxBatchSize: 8, windowUs: 5000 },
+        idempotent: false,
+      };
       const core = createGatewayCore({ config, triton, log });
       const before = (await models.call("ModelStatistics", { name: "simple" })).model_stats[0];
       const results = await Promise.all(

@@ -28,6 +28,7 @@ export const ENV_OVERRIDES: Readonly<
   INFERGATE_EMBEDDED_METRICS_PORT: { path: ["embedded", "metricsPort"], type: "number" },
   INFERGATE_DEFAULT_TIMEOUT_MS: { path: ["triton", "defaultTimeoutMs"], type: "number" },
   LOG_LEVEL: { path: ["log", "level"], type: "string" },
+  REDIS_URL: { path: ["cache", "redisUrl"], type: "string" },
 };
 
 /**
@@ -148,5 +149,8 @@ function checkAdminExposure(config: GatewayConfig, file: string | undefined): vo
 export function redactConfig(config: GatewayConfig): GatewayConfig {
   const copy = structuredClone(config);
   if (copy.admin.token) copy.admin.token = "[redacted]";
+  if (copy.cache.redisUrl) {
+    copy.cache.redisUrl = copy.cache.redisUrl.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:[redacted]@");
+  }
   return copy;
 }

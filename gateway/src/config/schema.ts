@@ -25,8 +25,95 @@ const batchingSchema = z.strictObject({
   windowUs: z.number().int().min(0).max(1_000_000).default(500),
 });
 
+/** A model's bulkhead in the gateway: beyond it requests are shed with 429. */
+const bulkheadSchema = z.strictObject({
+  maxInFlight: positiveInt.default(64),
+  maxQueued: z.number().int().min(0).default(256),
+});
+
 const modelSchema = z.strictObject({
   batching: batchingSchema.prefault({}),
+  /** Overrides `resilience.bulkhead` for this model. */
+  bulkhead: bulkheadSchema.optional(),
+  /** A model to answer with (marked degraded) when every endpoint's breaker for this one is open. */
+  fallback: z.string().optional(),
+  /** Safe to run twice: failed calls may be retried even when they may have executed. */
+  idempotent: z.boolean().default(false),
+});
+
+/** Circuit breakers, bulkheads and retries between the gateway and Triton. */
+const resilienceSchema = z.strictObject({
+  breaker: z
+    .strictObject({
+      /** Failure percentage in the rolling window that opens a breaker. */
+      errorThresholdPercentage: z.number().min(1).max(100).default(50),
+      /** Calls in the window before a breaker may open. */
+      volumeThreshold: positiveInt.default(10),
+      /** How long an open breaker rejects before a trial call, ms. */
+      resetTimeoutMs: positiveInt.default(5000),
+      /** Rolling window of the failure statistics, ms. */
+      rollingWindowMs: positiveInt.default(10_000),
+    })
+    .prefault({}),
+  /** Default bulkhead of every model. */
+  bulkhead: bulkheadSchema.prefault({}),
+  retry: z
+    .strictObject({
+      /** Extra calls retries may add, as a share of requests (0.1 = 10%). */
+      budgetRatio: z.number().min(0).max(1).default(0.1),
+      /** Retries per request at most. */
+      maxRetries: z.number().int().min(0).max(5).default(2),
+      /** Base of the full-jitter exponential backoff, ms. */
+      backoffMs: positiveInt.default(25),
+    })
+    .prefault({}),
+  /** Retry-After sent with 429 and 503 answers, ms. */
+  retryAfterMs: positiveInt.default(1000),
+});
+
+/** One model's or pipeline's result cache settings. */
+const cacheEntrySchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** How long an entry lives, seconds. */
+  ttlSeconds: positiveInt.default(300),
+  /** Results larger than this (encoded: raw tensor bytes plus a small header) are not stored. */
+  maxEntryBytes: positiveInt.max(512 * 1024 * 1024).default(1024 * 1024),
+});
+
+/**
+ * The result cache (see `cache/`): Redis when `redisUrl` is set, shared by every replica,
+ * else an in-process LRU bounded in bytes. Only the models and pipelines listed are cached.
+ */
+const cacheSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** `redis://[user:password@]host:port[/db]`; without it the memory store serves. */
+  redisUrl: z
+    .string()
+    .regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL")
+    .optional(),
+  /** Put before every Redis key, so that a flush touches the gateway's keys only. */
+  namespace: z.string().default("ig:"),
+  /** The memory store's bound, bytes. */
+  memoryMaxBytes: positiveInt.default(64 * 1024 * 1024),
+  /** A Redis command not answered in this time fails (the request is served uncached), ms. */
+  commandTimeoutMs: positiveInt.default(100),
+  /** How long start-up waits for Redis before going on uncached, ms. */
+  connectTimeoutMs: positiveInt.default(1000),
+  /** With Redis, how long a replica waits for another computing the same entry, ms; 0 = off. */
+  leaseMs: z.number().int().min(0).default(1000),
+  /** The breaker around Redis: while open, requests skip the cache instead of timing out. */
+  breaker: z
+    .strictObject({
+      errorThresholdPercentage: z.number().min(1).max(100).default(50),
+      volumeThreshold: positiveInt.default(5),
+      resetTimeoutMs: positiveInt.default(2000),
+      rollingWindowMs: positiveInt.default(10_000),
+    })
+    .prefault({}),
+  /** Cached models, by name. */
+  models: z.record(z.string(), cacheEntrySchema).prefault({ simple: {} }),
+  /** Cached pipelines, by name. */
+  pipelines: z.record(z.string(), cacheEntrySchema).prefault({ ocr: {} }),
 });
 
 export const configSchema = z.strictObject({
@@ -90,6 +177,8 @@ export const configSchema = z.strictObject({
       maxImagePixels: positiveInt.default(40_000_000),
     })
     .prefault({}),
+  resilience: resilienceSchema.prefault({}),
+  cache: cacheSchema.prefault({}),
   /** Per-model settings, by model name. */
   models: z.record(z.string(), modelSchema).default({}),
   log: z
@@ -101,6 +190,12 @@ export const configSchema = z.strictObject({
 
 /** The validated configuration, defaults filled in. */
 export type GatewayConfig = z.infer<typeof configSchema>;
+
+/** The resilience section after defaults. */
+export type ResilienceSettings = z.infer<typeof resilienceSchema>;
+
+/** The cache section after defaults. */
+export type CacheSettings = z.infer<typeof cacheSchema>;
 
 /** Per-model settings after defaults. */
 export type ModelSettings = z.infer<typeof modelSchema>;

@@ -3,6 +3,7 @@
  * (carrying the request id and the deadline), batches where configured, runs pipelines, and
  * answers metadata from Triton's cached replies.
  */
+import type { ResultCache } from "../cache/result-cache.js";
 import type { GatewayConfig } from "../config/schema.js";
 import { Code, InferError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -52,6 +53,8 @@ export interface CoreOptions {
   pipelines?: PipelineHost;
   log: Logger;
   serverVersion?: string;
+  /** The result cache (see `cache/`); none = nothing cached. */
+  cache?: ResultCache;
 }
 
 /** Extensions of Triton's protocol the gateway serves, for server metadata. */
@@ -145,7 +148,7 @@ export function createGatewayCore(options: CoreOptions): GatewayCore {
     return pending;
   };
 
-  const infer = async (
+  const uncachedInfer = async (
     request: CoreInferRequest,
     ctx: RequestContext,
   ): Promise<CoreInferResult> => {
@@ -170,6 +173,10 @@ export function createGatewayCore(options: CoreOptions): GatewayCore {
     return { modelName: request.modelName, modelVersion, id: request.id, outputs };
   };
 
+  const { cache } = options;
+  const infer = (request: CoreInferRequest, ctx: RequestContext): Promise<CoreInferResult> =>
+    cache ? cache.infer(request, ctx, uncachedInfer) : uncachedInfer(request, ctx);
+
   return {
     serverMetadata: () => ({
       name: "infergate",
@@ -186,12 +193,16 @@ export function createGatewayCore(options: CoreOptions): GatewayCore {
     infer,
     listPipelines: () => options.pipelines?.list() ?? [],
     async runPipeline(name, input, ctx) {
-      if (!options.pipelines) throw new InferError(Code.NOT_FOUND, `unknown pipeline '${name}'`);
-      return options.pipelines.run(name, input, {
-        ctx,
-        infer: (request) => infer(request, ctx),
-        modelInfo: (model) => modelInfo(model, ctx),
-      });
+      const host = options.pipelines;
+      if (!host) throw new InferError(Code.NOT_FOUND, `unknown pipeline '${name}'`);
+      const run = (runInput: PipelineInput, runCtx: RequestContext) =>
+        host.run(name, runInput, {
+          ctx: runCtx,
+          infer: (request) => infer(request, runCtx),
+          modelInfo: (model) => modelInfo(model, runCtx),
+        });
+      const description = cache && host.list().find((p) => p.name === name);
+      return description ? cache.runPipeline(description, input, ctx, run) : run(input, ctx);
     },
     admin: {
       repositoryIndex: (ready, ctx) => triton.repositoryIndex(ready, callOptions(ctx)),

@@ -19,7 +19,23 @@ export interface RequestContext {
   signal: AbortSignal;
   /** A logger with `request_id` bound. */
   log: Logger;
+  /** The client's `Cache-Control` directives (HTTP header or gRPC metadata); none when absent. */
+  cacheControl?: CacheControl;
 }
+
+/** The `Cache-Control` request directives the result cache honours. */
+export interface CacheControl {
+  /** `no-cache`: skip the lookup (the fresh result is still stored). */
+  noCache: boolean;
+  /** `no-store`: do not store the result. */
+  noStore: boolean;
+}
+
+/**
+ * How the result cache answered (`X-Cache`): from the cache, from Triton, from another identical
+ * request in flight, or from Triton with the lookup skipped (`no-cache`, cache unavailable).
+ */
+export type CacheOutcome = "hit" | "miss" | "coalesced" | "bypass";
 
 /** A requested output and its parameters (e.g. `binary_data`, `classification`). */
 export interface OutputRequest {
@@ -48,6 +64,8 @@ export interface CoreInferResult {
   id: string;
   outputs: Tensor[];
   parameters?: Record<string, ParameterValue>;
+  /** Set when the model's results are cached (see `cache/`); the front ends send `x-cache`. */
+  cache?: CacheOutcome;
 }
 
 /** `ModelMetadataResponse` in wire shape. */
@@ -95,6 +113,8 @@ export interface PipelineResult {
   result: Record<string, unknown>;
   /** Stage name -> milliseconds, when timings were asked for. */
   timings?: Record<string, number>;
+  /** Set when the pipeline's results are cached; sent as `x-cache`, never in the body. */
+  cache?: CacheOutcome;
 }
 
 /** The gateway core. Every method throws `InferError` with a gRPC code on failure. */

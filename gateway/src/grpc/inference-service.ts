@@ -5,6 +5,7 @@
  * shared memory, tracing and log settings are not offered by the gateway.
  */
 import type { UntypedServiceImplementation } from "@grpc/grpc-js";
+import { CACHE_STATUS_HEADER } from "../cache/cache-control.js";
 import { Code } from "../errors.js";
 import type { ModelInferRequestMessage } from "../protocol/infer-message.js";
 import { toCoreInferRequest, toModelInferResponse } from "./map-request.js";
@@ -77,8 +78,11 @@ export function createInferenceService(deps: GrpcServerDeps): UntypedServiceImpl
     ModelInfer: unaryHandler(
       deps,
       "ModelInfer",
-      async (request: ModelInferRequestMessage, ctx) =>
-        toModelInferResponse(await core.infer(toCoreInferRequest(request, maxElements), ctx)),
+      async (request: ModelInferRequestMessage, ctx, trailers) => {
+        const result = await core.infer(toCoreInferRequest(request, maxElements), ctx);
+        if (result.cache) trailers.set(CACHE_STATUS_HEADER, result.cache);
+        return toModelInferResponse(result);
+      },
       { logFields: (request) => ({ model: request.model_name }) },
     ),
     ModelStreamInfer: streamInferHandler(deps),

@@ -11,6 +11,8 @@ import type { Logger } from "../log.js";
 export interface GrpcErrorStatus {
   code: GrpcStatus;
   details: string;
+  /** When to retry, ms, sent as `retry-after` trailing metadata in seconds. */
+  retryAfterMs?: number;
 }
 
 /**
@@ -31,7 +33,7 @@ export function toGrpcStatus(reason: unknown, log: Logger, requestId: string): G
     }
   }
   // Code and grpc-js's `status` are the same numbers: the closed set of gRPC status codes.
-  return { code: code as number as GrpcStatus, details };
+  return { code: code as number as GrpcStatus, details, retryAfterMs: error.retryAfterMs };
 }
 
 function describeCause(error: InferError): string {

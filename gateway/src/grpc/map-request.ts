@@ -5,7 +5,13 @@
  */
 import { randomUUID } from "node:crypto";
 import { type Deadline, Metadata } from "@grpc/grpc-js";
-import type { CoreInferRequest, CoreInferResult, RequestContext } from "../core/gateway-core.js";
+import { CACHE_CONTROL_HEADER, parseCacheControl } from "../cache/cache-control.js";
+import type {
+  CacheControl,
+  CoreInferRequest,
+  CoreInferResult,
+  RequestContext,
+} from "../core/gateway-core.js";
 import { Code, InferError, invalidArgument } from "../errors.js";
 import type { Logger } from "../log.js";
 import {
@@ -63,6 +69,12 @@ export function deadlineMsOf(deadline: Deadline, defaultTimeoutMs: number, nowMs
   return Number.isFinite(ms) ? ms : nowMs + defaultTimeoutMs;
 }
 
+/** The `cache-control` metadata's directives (`no-cache`, `no-store`), if any. */
+export function cacheControlOf(metadata: Metadata): CacheControl | undefined {
+  const values = metadata.get(CACHE_CONTROL_HEADER).filter((v) => typeof v === "string");
+  return values.length > 0 ? parseCacheControl(values) : undefined;
+}
+
 /** Initial metadata that returns the request id to the client. */
 export function responseMetadata(requestId: string): Metadata {
   const metadata = new Metadata();
@@ -70,15 +82,18 @@ export function responseMetadata(requestId: string): Metadata {
   return metadata;
 }
 
+/** The abort reason of a call the client cancelled. */
+const CLIENT_CANCELLED = new InferError(Code.CANCELLED, "the client cancelled the request");
+
 /**
  * An AbortSignal that fires when the call is cancelled: the client hung up or cancelled, or its
  * deadline passed (grpc-js cancels the call then, having answered DEADLINE_EXCEEDED).
  */
 export function cancelSignalOf(call: CallLike): AbortSignal {
   const controller = new AbortController();
-  const abort = () => {
-    controller.abort(new InferError(Code.CANCELLED, "the client cancelled the request"));
-  };
+  // grpc-js also emits 'cancelled' when an answered call's stream closes: by then nothing
+  // listens, so one shared reason (no stack trace to build per call) is all it costs.
+  const abort = () => controller.abort(CLIENT_CANCELLED);
   if (call.cancelled) abort();
   else call.once("cancelled", abort);
   return controller.signal;
@@ -91,11 +106,13 @@ export function requestContextOf(
   options: ContextOptions,
 ): RequestContext {
   const requestId = requestIdOf(call.metadata);
+  const cacheControl = cacheControlOf(call.metadata);
   return {
     requestId,
     deadlineMs: deadlineMsOf(call.getDeadline(), options.defaultTimeoutMs, Date.now()),
     signal: cancelSignalOf(call),
     log: options.log.child({ request_id: requestId, rpc }),
+    ...(cacheControl ? { cacheControl } : {}),
   };
 }
 
@@ -107,6 +124,8 @@ export interface StreamScope {
   deadline: Deadline;
   /** Fires when the stream is cancelled; one signal for all its requests. */
   signal: AbortSignal;
+  /** The stream's `cache-control` metadata, for all its requests. */
+  cacheControl?: CacheControl;
 }
 
 /**
@@ -125,6 +144,7 @@ export function streamRequestContextOf(
     deadlineMs: deadlineMsOf(stream.deadline, options.defaultTimeoutMs, Date.now()),
     signal: stream.signal,
     log: options.log.child({ request_id: requestId, rpc: "ModelStreamInfer" }),
+    ...(stream.cacheControl ? { cacheControl: stream.cacheControl } : {}),
   };
 }
 

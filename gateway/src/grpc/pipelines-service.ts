@@ -3,6 +3,7 @@
  * `POST /v1/pipelines/{name}` and `GET /v1/pipelines`. JSON travels as strings, files as bytes.
  */
 import type { ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
+import { CACHE_STATUS_HEADER } from "../cache/cache-control.js";
 import type { PipelineDescription, PipelineInput } from "../core/gateway-core.js";
 import { invalidArgument } from "../errors.js";
 import { loadServiceDefinitions } from "../protocol/protos.js";
@@ -57,9 +58,14 @@ export function createPipelinesService(deps: GrpcServerDeps): UntypedServiceImpl
     Run: unaryHandler(
       deps,
       "Run",
-      async (request: RunPipelineRequestMessage, ctx): Promise<RunPipelineResponseMessage> => {
+      async (
+        request: RunPipelineRequestMessage,
+        ctx,
+        trailers,
+      ): Promise<RunPipelineResponseMessage> => {
         if (!request.pipeline) throw invalidArgument("RunPipelineRequest: pipeline is empty");
         const result = await core.runPipeline(request.pipeline, toPipelineInput(request), ctx);
+        if (result.cache) trailers.set(CACHE_STATUS_HEADER, result.cache);
         return {
           pipeline: result.pipeline,
           result_json: JSON.stringify(result.result),

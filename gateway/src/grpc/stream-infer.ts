@@ -14,6 +14,7 @@ import type {
 } from "../protocol/infer-message.js";
 import { toGrpcStatus } from "./map-error.js";
 import {
+  cacheControlOf,
   cancelSignalOf,
   requestIdOf,
   responseMetadata,
@@ -74,6 +75,7 @@ export function streamInferHandler(
       requestId: requestIdOf(call.metadata),
       deadline: call.getDeadline(),
       signal: cancelSignalOf(call),
+      cacheControl: cacheControlOf(call.metadata),
     };
     const log = deps.log.child({ request_id: scope.requestId, rpc: METHOD });
     const closeStream = deps.metrics.streamOpened(METHOD);

@@ -3,15 +3,27 @@
  * returns the request id in initial metadata, calls the handler, maps a failure to a status,
  * and records one metric sample and one log line per call.
  */
-import type { handleUnaryCall, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
+import {
+  type handleUnaryCall,
+  Metadata,
+  type ServerUnaryCall,
+  type sendUnaryData,
+} from "@grpc/grpc-js";
 import type { RequestContext } from "../core/gateway-core.js";
 import { Code, InferError } from "../errors.js";
 import { toGrpcStatus } from "./map-error.js";
 import { requestContextOf, responseMetadata } from "./map-request.js";
 import type { GrpcServerDeps } from "./server-deps.js";
 
-/** A unary RPC's logic: the request and its context in, the response out. */
-export type UnaryLogic<Req, Res> = (request: Req, ctx: RequestContext) => Promise<Res> | Res;
+/**
+ * A unary RPC's logic: the request and its context in, the response out. `trailers` is the
+ * trailing metadata sent with a successful response (e.g. `x-cache`).
+ */
+export type UnaryLogic<Req, Res> = (
+  request: Req,
+  ctx: RequestContext,
+  trailers: Metadata,
+) => Promise<Res> | Res;
 
 /** Per-method options of {@link unaryHandler}. */
 export interface UnaryOptions<Req> {
@@ -46,18 +58,23 @@ export function unaryHandler<Req, Res>(
       if (options.quiet) ctx.log.debug(fields, "grpc request");
       else ctx.log.info(fields, "grpc request");
     };
+    const trailers = new Metadata();
     Promise.resolve()
-      .then(() => logic(call.request, ctx))
+      .then(() => logic(call.request, ctx, trailers))
       .then(
         (response) => {
           finish(Code.OK);
-          callback(null, response);
+          callback(null, response, trailers);
         },
         (reason: unknown) => {
           const status = toGrpcStatus(reason, ctx.log, ctx.requestId);
           finish(status.code as number as Code);
           // The id again in the trailers: some clients show only trailing metadata on errors.
-          callback({ ...status, metadata: responseMetadata(ctx.requestId) });
+          const metadata = responseMetadata(ctx.requestId);
+          if (status.retryAfterMs !== undefined) {
+            metadata.set("retry-after", String(Math.max(1, Math.ceil(status.retryAfterMs / 1000))));
+          }
+          callback({ code: status.code, details: status.details, metadata });
         },
       );
   };

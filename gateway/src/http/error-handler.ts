@@ -29,5 +29,8 @@ export function handleError(
   }
   // A body refused for its size may still be arriving: closing the connection stops it.
   if (status === 413) res.setHeader("connection", "close");
+  // Shed (429) and unavailable (503) answers say when to come back, in whole seconds.
+  if (error.retryAfterMs !== undefined)
+    res.setHeader("retry-after", String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
   res.status(status).json(body);
 }

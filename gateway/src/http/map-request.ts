@@ -4,6 +4,7 @@
  * extension (spec: triton-http-and-config.md); the codecs are in `protocol/`.
  */
 import { randomUUID } from "node:crypto";
+import { CACHE_CONTROL_HEADER, parseCacheControl } from "../cache/cache-control.js";
 import type {
   CoreInferRequest,
   CoreInferResult,
@@ -73,15 +74,20 @@ export interface ContextSource {
   nowMs?: number;
 }
 
-/** The core's per-request context; throws INVALID_ARGUMENT for a malformed timeout header. */
+/**
+ * The core's per-request context, `Cache-Control` directives included; throws
+ * INVALID_ARGUMENT for a malformed timeout header.
+ */
 export function createRequestContext(source: ContextSource): RequestContext {
   const requestId = requestIdOf(source.headers[REQUEST_ID_HEADER]);
   const timeoutMs = timeoutMsOf(source.headers[TIMEOUT_HEADER], source.defaultTimeoutMs);
+  const cacheControl = parseCacheControl(source.headers[CACHE_CONTROL_HEADER]);
   return {
     requestId,
     deadlineMs: (source.nowMs ?? Date.now()) + timeoutMs,
     signal: source.signal,
     log: source.log.child({ request_id: requestId }),
+    ...(cacheControl ? { cacheControl } : {}),
   };
 }
 

@@ -4,6 +4,7 @@
  * calls the core and maps the answer; errors go to the error handler.
  */
 import type { Express, Request, Response } from "express";
+import { CACHE_STATUS_HEADER } from "../cache/cache-control.js";
 import type { GatewayCore } from "../core/gateway-core.js";
 import {
   fromCoreInferResult,
@@ -81,6 +82,7 @@ async function infer(req: Request, res: Response, deps: ModelRouteDeps): Promise
     singleInput,
   });
   const result = await deps.core.infer(mapped.request, ctx);
+  if (result.cache) res.setHeader(CACHE_STATUS_HEADER, result.cache);
   send(res, fromCoreInferResult(result, mapped.wire));
 }
 

@@ -4,6 +4,7 @@
  * JSON, multipart or raw image body (see `map-pipeline-request.ts`).
  */
 import type { Express } from "express";
+import { CACHE_STATUS_HEADER } from "../cache/cache-control.js";
 import type { GatewayCore } from "../core/gateway-core.js";
 import { toPipelineInput } from "./map-pipeline-request.js";
 import { readBody } from "./read-body.js";
@@ -24,6 +25,9 @@ export function addPipelineRoutes(app: Express, deps: PipelineRouteDeps): void {
   app.post("/v1/pipelines/:name", async (req, res) => {
     const body = await readBody(req, deps.maxBodyBytes);
     const input = toPipelineInput(body, req.headers["content-type"], req.query);
-    res.json(await deps.core.runPipeline(String(req.params["name"]), input, scopeOf(res).ctx));
+    const name = String(req.params["name"]);
+    const { cache, ...result } = await deps.core.runPipeline(name, input, scopeOf(res).ctx);
+    if (cache) res.setHeader(CACHE_STATUS_HEADER, cache);
+    res.json(result);
   });
 }

@@ -112,6 +112,8 @@ function nonNegativeInteger(
   return value;
 }
 
+const CLIENT_CANCELLED = new InferError(Code.CANCELLED, "the client cancelled the request");
+
 /** An AbortSignal that fires when the call is cancelled or its deadline passes. */
 function signalOf(call: {
   on(event: "cancelled", listener: () => void): unknown;
@@ -121,9 +123,8 @@ function signalOf(call: {
   dispose: () => void;
 } {
   const controller = new AbortController();
-  call.on("cancelled", () =>
-    controller.abort(new InferError(Code.CANCELLED, "the client cancelled the request")),
-  );
+  // grpc-js also emits 'cancelled' after an answered call closes: one shared reason keeps that cheap.
+  call.on("cancelled", () => controller.abort(CLIENT_CANCELLED));
   const deadline = call.getDeadline();
   const ms = deadline instanceof Date ? deadline.getTime() : deadline;
   let timer: NodeJS.Timeout | undefined;

@@ -84,6 +84,31 @@ export async function openOrtSession(
   };
 }
 
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * onnxruntime-node carries string tensors as JS strings and cuts them at NUL, so only valid
+ * UTF-8 without NUL survives the trip unchanged. Anything else is refused rather than altered.
+ */
+function bytesElementAsString(name: string, bytes: Uint8Array, index: number): string {
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    throw new InferError(
+      Code.INVALID_ARGUMENT,
+      `input '${name}': BYTES element ${index} is not valid UTF-8, which the ONNX Runtime backend cannot carry unchanged`,
+    );
+  }
+  if (text.includes("\u0000")) {
+    throw new InferError(
+      Code.INVALID_ARGUMENT,
+      `input '${name}': BYTES element ${index} contains a NUL byte, which the ONNX Runtime backend cannot carry unchanged`,
+    );
+  }
+  return text;
+}
+
 function toOrtTensor(tensor: Tensor): ort.Tensor {
   const type = TO_ORT[tensor.datatype];
   if (!type) {
@@ -93,9 +118,7 @@ function toOrtTensor(tensor: Tensor): ort.Tensor {
     );
   }
   if (tensor.datatype === "BYTES") {
-    const strings = tensor.data.map((bytes) =>
-      Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"),
-    );
+    const strings = tensor.data.map((bytes, i) => bytesElementAsString(tensor.name, bytes, i));
     return new ort.Tensor("string", strings, tensor.shape);
   }
   return new ort.Tensor(

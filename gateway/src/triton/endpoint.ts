@@ -31,6 +31,12 @@ export interface EndpointOptions {
   onChange?: (endpoint: Endpoint) => void;
 }
 
+/** How grpc-js reports a connection that could not be made. */
+const CONNECTION_REFUSED = /No connection established|ECONNREFUSED/i;
+
+/** Failed health probes in a row that drain a healthy endpoint. */
+const UNHEALTHY_AFTER = 2;
+
 /** Health as the balancer sees it. */
 export type EndpointHealth = "unknown" | "healthy" | "unhealthy";
 
@@ -49,6 +55,7 @@ export class Endpoint {
   private nextChannel = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private failedProbes = 0;
 
   constructor(private readonly options: EndpointOptions) {
     this.name = options.name;
@@ -90,7 +97,8 @@ export class Endpoint {
 
   /** One health check: ServerReady, then the ready models. */
   async checkHealth(): Promise<void> {
-    const deadlineMs = Date.now() + Math.min(2000, this.options.healthIntervalMs);
+    // A probe gets at least a second: a busy server answering late is not a dead one.
+    const deadlineMs = Date.now() + Math.max(1000, Math.min(5000, this.options.healthIntervalMs));
     let health: EndpointHealth = "unhealthy";
     let models = this.models;
     try {
@@ -101,6 +109,16 @@ export class Endpoint {
       }
     } catch {
       health = "unhealthy";
+    }
+    // A healthy endpoint is drained only after UNHEALTHY_AFTER failed probes in a row, so one
+    // slow answer does not take it out of service; a refused connection counts like any miss.
+    this.failedProbes = health === "healthy" ? 0 : this.failedProbes + 1;
+    if (
+      health === "unhealthy" &&
+      this.health === "healthy" &&
+      this.failedProbes < UNHEALTHY_AFTER
+    ) {
+      health = "healthy";
     }
     const key = models
       ? [...models]
@@ -169,9 +187,29 @@ export class Endpoint {
         message,
         options,
       );
+    } catch (error: unknown) {
+      this.noteFailure(error);
+      throw error;
     } finally {
       this.outstandingCount--;
     }
+  }
+
+  /**
+   * A refused connection is certain news, unlike a slow probe: the endpoint is drained at once
+   * (outlier ejection) rather than after its health probes fail, and rejoins at its next good one.
+   */
+  private noteFailure(error: unknown): void {
+    const failure = InferError.from(error);
+    if (failure.code !== Code.UNAVAILABLE || !CONNECTION_REFUSED.test(failure.message)) return;
+    if (this.health === "unhealthy") return;
+    this.options.log.warn(
+      { endpoint: this.name, url: this.url, reason: failure.message },
+      "triton endpoint refused a connection: drained",
+    );
+    this.health = "unhealthy";
+    this.failedProbes = UNHEALTHY_AFTER;
+    this.options.onChange?.(this);
   }
 
   /** A unary call on the next channel. */

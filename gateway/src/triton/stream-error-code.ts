@@ -13,7 +13,7 @@ const RULES: ReadonlyArray<readonly [RegExp, Code]> = [
   [/cancel/i, Code.CANCELLED],
   [/unimplemented|not supported/i, Code.UNIMPLEMENTED],
   [
-    /unexpected (shape|inference (input|output))|data-type|datatype|batch-size|batch size|expected \d+ inputs|must be|invalid|malformed|mismatch|has no raw_input_contents|given more than once|requested more than once|is empty/i,
+    /unexpected (shape|inference (input|output))|data-type|datatype|batch-size|batch size|expected \d+ inputs|must be|invalid|not valid|NUL byte|malformed|mismatch|has no raw_input_contents|given more than once|requested more than once|is empty/i,
     Code.INVALID_ARGUMENT,
   ],
 ];

@@ -5,6 +5,7 @@
  * until an endpoint's set of ready models changes.
  */
 
+import type { ModelSettings, ResilienceSettings } from "../config/schema.js";
 import type { ModelMetadata, RepositoryIndexEntry } from "../core/gateway-core.js";
 import { Code, InferError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -14,10 +15,14 @@ import type {
   ModelInferResponseMessage,
 } from "../protocol/infer-message.js";
 import type { ModelConfig } from "../protocol/model-config.js";
+import { createCallGuard } from "../resilience/call-guard.js";
 import { pickEndpoint } from "./balancer.js";
 import type { CallOptions } from "./channel.js";
 import { Endpoint } from "./endpoint.js";
 import { createTritonMetrics } from "./triton-metrics.js";
+
+/** The metrics label and guard key of every model no endpoint serves. */
+export const UNKNOWN_MODEL = "_unknown";
 
 /** Options of {@link createTritonClient}: the `triton` section of the configuration. */
 export interface TritonClientOptions {
@@ -29,6 +34,10 @@ export interface TritonClientOptions {
   keepaliveMs: number;
   log: Logger;
   metrics?: MetricsRegistry;
+  /** Breakers, bulkheads, retries and fallbacks; without it calls go straight to an endpoint. */
+  resilience?: ResilienceSettings;
+  /** Per-model settings (bulkhead, fallback, idempotent). */
+  models?: Record<string, ModelSettings>;
 }
 
 /** The Triton client. Every method throws InferError with Triton's gRPC code. */
@@ -57,6 +66,8 @@ export interface TritonClient {
     parameters: Record<string, object>,
     options: CallOptions,
   ): Promise<void>;
+  /** Closes every circuit breaker; returns how many were not closed. */
+  resetBreakers(): number;
   close(): void;
 }
 
@@ -94,6 +105,53 @@ export async function createTritonClient(options: TritonClientOptions): Promise<
     return endpoint;
   };
 
+  /**
+   * Metrics labels and per-model state exist only for models some endpoint serves: a client
+   * inventing model names must not grow series or memory without bound.
+   */
+  const known = (model: string) => endpoints.some((e) => e.models?.has(model) ?? true);
+  const labelOf = (model: string) => (known(model) ? model : UNKNOWN_MODEL);
+
+  const guard = options.resilience
+    ? createCallGuard<Endpoint>({
+        keyOf: labelOf,
+        settings: options.resilience,
+        models: options.models ?? {},
+        targets: () => endpoints,
+        route: (model, avoid) =>
+          pickEndpoint(
+            endpoints.filter((e) => !avoid(e)),
+            model,
+          ),
+        log,
+        metrics: options.metrics,
+      })
+    : undefined;
+
+  /** One call to one endpoint, timed and counted. */
+  const sendTo = async (
+    endpoint: Endpoint,
+    message: ModelInferRequestMessage,
+    call: CallOptions,
+  ) => {
+    const model = message.model_name ?? "";
+    const started = process.hrtime.bigint();
+    let code = Code.OK;
+    try {
+      return await endpoint.infer(message, call);
+    } catch (error: unknown) {
+      code = InferError.from(error).code;
+      throw error;
+    } finally {
+      metrics?.recordCall(
+        endpoint.name,
+        labelOf(model),
+        code,
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
+    }
+  };
+
   /** Caches a per-model lookup until the endpoints' ready models change; failures are not kept. */
   const cached = <T>(key: string, load: () => Promise<T>): Promise<T> => {
     const hit = cache.get(key) as Promise<T> | undefined;
@@ -109,23 +167,22 @@ export async function createTritonClient(options: TritonClientOptions): Promise<
     isReady: () => endpoints.some((e) => e.health === "healthy"),
     async infer(message, call) {
       const model = message.model_name ?? "";
-      const endpoint = route(model);
-      const started = process.hrtime.bigint();
-      let code = Code.OK;
-      try {
-        return await endpoint.infer(message, call);
-      } catch (error: unknown) {
-        code = InferError.from(error).code;
-        throw error;
-      } finally {
-        metrics?.recordCall(
-          endpoint.name,
-          model,
-          code,
-          Number(process.hrtime.bigint() - started) / 1e9,
-        );
-      }
+      if (!guard) return sendTo(route(model), message, call);
+      const { response, degradedTo } = await guard.run(model, call, (endpoint, target) =>
+        sendTo(
+          endpoint,
+          target === model ? message : { ...message, model_name: target, model_version: "" },
+          call,
+        ),
+      );
+      if (!degradedTo) return response;
+      // The client learns it got the fallback's answer: a response parameter, kept by both front ends.
+      return {
+        ...response,
+        parameters: { ...response.parameters, infergate_degraded: { string_param: degradedTo } },
+      };
     },
+    resetBreakers: () => guard?.resetBreakers() ?? 0,
     async modelReady(name, version, call) {
       const reply = await route(name).unary<{ ready?: boolean }>(
         "ModelReady",
