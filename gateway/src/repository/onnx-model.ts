@@ -1,7 +1,7 @@
 /**
  * The onnx-proto adapter: the one module that reads and writes ONNX model files. It reads a
  * model's graph inputs and outputs (for `infergate lint`) and encodes small graphs built in code
- * (the `simple` model), so no model bytes are ever written by hand.
+ * (the `simple` model, `ocr_preprocess`), so no model bytes are ever written by hand.
  */
 import { readFile } from "node:fs/promises";
 import type { onnx as OnnxTypes } from "onnx-proto";
@@ -91,12 +91,26 @@ export interface GraphNodeSpec {
   name?: string;
 }
 
+/**
+ * A constant tensor of a graph built in code (an ONNX initializer), e.g. the mean a `Sub`
+ * subtracts. Stored as little-endian `raw_data`; `values` holds `dims`' element count, row-major.
+ */
+export interface GraphInitializerSpec {
+  name: string;
+  /** `FP32`, `FP64`, `INT32`, `INT64`, `UINT8` or `INT8`. */
+  datatype: string;
+  dims: number[];
+  values: readonly number[];
+}
+
 /** A small ONNX graph described in code. */
 export interface GraphSpec {
   name: string;
   inputs: GraphTensorSpec[];
   outputs: GraphTensorSpec[];
   nodes: GraphNodeSpec[];
+  /** Constant tensors the nodes read by name; default none. */
+  initializers?: GraphInitializerSpec[];
   /** Default ONNX operator set; 13 runs on every ONNX Runtime in use. */
   opsetVersion?: number;
   docString?: string;
@@ -119,9 +133,37 @@ export function encodeOnnxGraph(spec: GraphSpec): Uint8Array {
       })),
       input: spec.inputs.map(valueInfo),
       output: spec.outputs.map(valueInfo),
+      initializer: (spec.initializers ?? []).map(initializerTensor),
     },
   });
   return onnx.ModelProto.encode(model).finish();
+}
+
+/** Typed arrays of the initializer datatypes, whose bytes are `raw_data` (little-endian hosts). */
+const INITIALIZER_ARRAYS: ReadonlyMap<string, (values: readonly number[]) => ArrayBufferView> =
+  new Map<string, (values: readonly number[]) => ArrayBufferView>([
+    ["FP32", (v) => Float32Array.from(v)],
+    ["FP64", (v) => Float64Array.from(v)],
+    ["INT32", (v) => Int32Array.from(v)],
+    ["INT64", (v) => BigInt64Array.from(v, (x) => BigInt(x))],
+    ["UINT8", (v) => Uint8Array.from(v)],
+    ["INT8", (v) => Int8Array.from(v)],
+  ]);
+
+function initializerTensor(spec: GraphInitializerSpec): OnnxTypes.ITensorProto {
+  const toArray = INITIALIZER_ARRAYS.get(spec.datatype);
+  if (toArray === undefined) throw new Error(`no initializer encoding for ${spec.datatype}`);
+  const count = spec.dims.reduce((product, d) => product * d, 1);
+  if (spec.values.length !== count) {
+    throw new Error(`initializer ${spec.name}: ${spec.values.length} values for ${count} elements`);
+  }
+  const array = toArray(spec.values);
+  return {
+    name: spec.name,
+    dataType: WIRE_TO_ONNX.get(spec.datatype)!,
+    dims: spec.dims,
+    rawData: new Uint8Array(array.buffer, array.byteOffset, array.byteLength),
+  };
 }
 
 function valueInfo(tensor: GraphTensorSpec): OnnxTypes.IValueInfoProto {

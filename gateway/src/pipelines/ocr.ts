@@ -1,0 +1,358 @@
+/**
+ * `ocr`: text in an image, PP-OCRv4 on Triton. Detection (DB), direction classification and
+ * recognition (CTC) are three Triton models; the gateway does the image work between them.
+ *
+ *   decode (preprocess)             request -> upright RGB pixels, longest side <= workingSide
+ *                                   (sharp: EXIF orientation, shrink-on-load, pixel limit)
+ *   detection-input (preprocess)    resized to the detection size (sides multiples of 32) and
+ *                                   made a tensor: float32 NCHW normalized, or uint8 NHWC
+ *   detect (infer)                  ocr_det, or the ensemble ocr_det_uint8 = ocr_preprocess
+ *                                   (normalization on Triton's device) -> ocr_det
+ *   boxes (postprocess)             probability map -> rotated text boxes (db-postprocess.ts)
+ *   crop (preprocess)               each box, with a margin, warped to a horizontal strip
+ *                                   48 px high
+ *   direction (map over strips)     ocr_cls, the strips' calls joined into batches; strips
+ *     ocr_cls (infer)               read as upside down are turned by 180 degrees
+ *   recognize (map over strips)     ocr_rec, strips padded to width buckets so that equal
+ *     ocr_rec (infer)               shapes batch; greedy CTC per strip
+ *   text (postprocess)              dictionary lookup, confidence filter, reading order,
+ *                                   boxes in the original image's pixels
+ *
+ * Request and response (the image as a raw body, a multipart file, or base64 in `image`;
+ * settings as JSON fields, multipart fields or query parameters):
+ *
+ *   POST /v1/pipelines/ocr?timings=true   (body: a JPEG)
+ *   {"pipeline": "ocr", "result": {"lines": [{"text": "Hello", "confidence": 0.98,
+ *     "box": [[12, 8], [96, 8], [96, 30], [12, 30]]}], "width": 640, "height": 480},
+ *    "timings": {"decode": 4.1, "detect": 210.3, ...}}
+ */
+import { join } from "node:path";
+import type { PipelineInput } from "../core/gateway-core.js";
+import { compose } from "../pipeline/compose.js";
+import { createInfer, type NamedTensors } from "../pipeline/infer.js";
+import { createMap } from "../pipeline/map.js";
+import { definePipeline } from "../pipeline/pipeline.js";
+import { createPostprocess } from "../pipeline/postprocess.js";
+import { createPreprocess } from "../pipeline/preprocess.js";
+import { nameStage, type Stage } from "../pipeline/stage.js";
+import { ctcGreedy } from "./stages/ctc-decode.js";
+import { DB_DEFAULTS, dbPostprocess, type TextBox } from "./stages/db-postprocess.js";
+import { detectionSize, normalizedTensor, pixelTensor } from "./stages/detection-input.js";
+import { createDictionaryLoader, DICTIONARY_FILE } from "./stages/dictionary.js";
+import { decodeImage, resizeImage } from "./stages/image.js";
+import { type OcrSettings, parseOcrRequest } from "./stages/ocr-request.js";
+import { type PageLines, pageLines, type ReadStrip } from "./stages/page-lines.js";
+import { expandQuad, perspectiveCrop, uprightQuad } from "./stages/perspective-crop.js";
+import { type RgbImage, rotate180 } from "./stages/rgb-image.js";
+import { classifierTensor, stripTensor } from "./stages/strip-tensor.js";
+import { bucketWidth } from "./stages/width-buckets.js";
+
+/** Triton models and their tensors (see model_repository/<model>/config.pbtxt). */
+const DET = { float: "ocr_det", uint8: "ocr_det_uint8", output: "sigmoid_0.tmp_0" } as const;
+const CLS = { model: "ocr_cls", output: "softmax_0.tmp_0" } as const;
+const REC = { model: "ocr_rec", output: "softmax_11.tmp_0" } as const;
+
+/** The recognizer's (and classifier's) strip height, px. */
+const STRIP_HEIGHT = 48;
+
+/**
+ * Options of `ocr`, set with `ocrPipeline.configure(...)` (from the gateway's configuration);
+ * the seven settings of {@link OcrSettings} may also be changed per request.
+ */
+export interface OcrOptions extends OcrSettings {
+  /** Images are decoded with their longest side at most this (or detectionSide), px. */
+  workingSide: number;
+  /** Largest image accepted, pixels; set it to `limits.maxImagePixels`. */
+  maxImagePixels: number;
+  /** The model repository holding ocr_rec's label file; set it to `embedded.repository`. */
+  repository: string;
+  /** Most text regions examined per image. */
+  maxBoxes: number;
+  /** The classifier's 180-degree probability above which a strip is turned. */
+  flipThreshold: number;
+  /**
+   * Context added around each box before it is cut out for recognition, as a share of the
+   * box's height on every side. PP-OCRv4's recognizer drops the spaces between words when the
+   * text fills the strip's height; 0.25 cuts that (and the CER on printed text) several-fold.
+   */
+  cropMargin: number;
+  /** Widest strip sent to the recognizer, px; longer lines are squeezed. */
+  maxStripWidth: number;
+  /** Strips are padded to a multiple of this width, px (a multiple of 8). */
+  bucketStep: number;
+  /** Narrowest padded strip, px. */
+  minBucketWidth: number;
+}
+
+/** The defaults (PaddleOCR's where it has one). */
+export const OCR_DEFAULTS: OcrOptions = {
+  detectionSide: 960,
+  pixelThreshold: DB_DEFAULTS.pixelThreshold,
+  boxThreshold: DB_DEFAULTS.boxThreshold,
+  unclipRatio: DB_DEFAULTS.unclipRatio,
+  classify: true,
+  detector: "float",
+  minConfidence: 0.5,
+  workingSide: 1920,
+  maxImagePixels: 40_000_000,
+  repository: "model_repository",
+  maxBoxes: 1000,
+  flipThreshold: 0.9,
+  cropMargin: 0.25,
+  maxStripWidth: 2560,
+  bucketStep: 64,
+  minBucketWidth: 128,
+};
+
+/** A decoded page on its way through the chain. */
+interface Page {
+  settings: OcrSettings;
+  /** Upright pixels at the working size. */
+  image: RgbImage;
+  /** The upright original's size, px. */
+  width: number;
+  height: number;
+}
+
+interface DetectionInput extends Page {
+  detection: RgbImage;
+}
+
+interface Detected extends Page {
+  map: { data: Float32Array; width: number; height: number };
+}
+
+interface Boxed extends Page {
+  boxes: TextBox[];
+}
+
+/** A box and its strip. */
+interface Strip {
+  box: TextBox;
+  strip: RgbImage;
+}
+
+interface Cropped extends Page {
+  strips: Strip[];
+}
+
+interface Recognized extends Page {
+  strips: ReadStrip[];
+}
+
+function settingsOf(options: OcrOptions): OcrSettings {
+  const { detectionSide, pixelThreshold, boxThreshold, unclipRatio } = options;
+  const { classify, detector, minConfidence } = options;
+  return {
+    detectionSide,
+    pixelThreshold,
+    boxThreshold,
+    unclipRatio,
+    classify,
+    detector,
+    minConfidence,
+  };
+}
+
+/** Builds the chain; see the module comment. */
+function buildOcr(options: OcrOptions): Stage<PipelineInput, PageLines> {
+  const dictionary = createDictionaryLoader(join(options.repository, DICTIONARY_FILE));
+  const buckets = {
+    step: options.bucketStep,
+    min: options.minBucketWidth,
+    max: bucketWidth(options.maxStripWidth, {
+      step: options.bucketStep,
+      min: options.minBucketWidth,
+      max: Number.POSITIVE_INFINITY,
+    }),
+  };
+
+  const decode = createPreprocess({
+    name: "decode",
+    run: async (input: PipelineInput): Promise<Page> => {
+      const { image, settings } = parseOcrRequest(input, settingsOf(options));
+      const decoded = await decodeImage(image, {
+        maxPixels: options.maxImagePixels,
+        maxSide: Math.max(options.workingSide, settings.detectionSide),
+      });
+      return { settings, image: decoded.image, width: decoded.width, height: decoded.height };
+    },
+  });
+
+  const detectionInput = createPreprocess({
+    name: "detection-input",
+    run: async (page: Page): Promise<DetectionInput> => {
+      const size = detectionSize(page.image.width, page.image.height, page.settings.detectionSide);
+      return { ...page, detection: await resizeImage(page.image, size.width, size.height) };
+    },
+  });
+
+  const readMap = (tensors: NamedTensors, page: DetectionInput): Detected => {
+    const { detection, ...rest } = page;
+    const map = tensors[DET.output]!;
+    // [1, 1, H, W] at the detection input's size.
+    return {
+      ...rest,
+      map: { data: map.data as Float32Array, width: map.shape[3]!, height: map.shape[2]! },
+    };
+  };
+  const floatDetector = createInfer({
+    model: DET.float,
+    inputs: (page: DetectionInput) => [normalizedTensor(page.detection, "x")],
+    outputNames: [DET.output],
+    outputs: readMap,
+  });
+  const uint8Detector = createInfer({
+    model: DET.uint8,
+    inputs: (page: DetectionInput) => [pixelTensor(page.detection, "image")],
+    outputNames: [DET.output],
+    outputs: readMap,
+  });
+  const detect = nameStage("detect", async function detect(page: DetectionInput, ctx) {
+    return (page.settings.detector === "uint8" ? uint8Detector : floatDetector)(page, ctx);
+  });
+
+  const boxes = createPostprocess({
+    name: "boxes",
+    run: (page: Detected): Boxed => {
+      const { map, ...rest } = page;
+      const found = dbPostprocess(map, page.image.width, page.image.height, {
+        pixelThreshold: page.settings.pixelThreshold,
+        boxThreshold: page.settings.boxThreshold,
+        unclipRatio: page.settings.unclipRatio,
+        minSize: DB_DEFAULTS.minSize,
+        maxCandidates: options.maxBoxes,
+      });
+      return { ...rest, boxes: found };
+    },
+  });
+
+  const crop = createPreprocess({
+    name: "crop",
+    run: (page: Boxed): Cropped => {
+      const { boxes: found, ...rest } = page;
+      const strips = found.map((box) => ({
+        box,
+        strip: perspectiveCrop(page.image, expandQuad(uprightQuad(box.quad), options.cropMargin), {
+          height: STRIP_HEIGHT,
+          maxWidth: buckets.max,
+        }),
+      }));
+      return { ...rest, strips };
+    },
+  });
+
+  const direction = createMap({
+    name: "direction",
+    items: (page: Cropped) => (page.settings.classify ? page.strips : []),
+    each: createInfer<Strip, Strip>({
+      model: CLS.model,
+      inputs: (item: Strip) => [classifierTensor(item.strip, "x")],
+      outputNames: [CLS.output],
+      outputs: (tensors, item): Strip => {
+        // [1, 2]: probabilities of 0 and 180 degrees.
+        const upsideDown = (tensors[CLS.output]!.data as Float32Array)[1]!;
+        return upsideDown > options.flipThreshold
+          ? { ...item, strip: rotate180(item.strip) }
+          : item;
+      },
+    }),
+    collect: (strips, page): Cropped => (page.settings.classify ? { ...page, strips } : page),
+  });
+
+  const recognize = createMap({
+    name: "recognize",
+    items: (page: Cropped) => page.strips,
+    each: createInfer<Strip, ReadStrip>({
+      model: REC.model,
+      inputs: (item: Strip) => [
+        stripTensor(item.strip, bucketWidth(item.strip.width, buckets), "x"),
+      ],
+      outputNames: [REC.output],
+      outputs: (tensors, item): ReadStrip => {
+        // [1, T, C]: per time step, the probability of each class.
+        const probabilities = tensors[REC.output]!;
+        const [, steps, classes] = probabilities.shape as [number, number, number];
+        const path = ctcGreedy(probabilities.data as Float32Array, steps, classes);
+        return { box: item.box, path, classes };
+      },
+    }),
+    collect: (strips, page): Recognized => ({ ...page, strips }),
+  });
+
+  const text = createPostprocess({
+    name: "text",
+    run: async (page: Recognized): Promise<PageLines> =>
+      pageLines(page.strips, await dictionary(), {
+        minConfidence: page.settings.minConfidence,
+        scaleX: page.width / page.image.width,
+        scaleY: page.height / page.image.height,
+        width: page.width,
+        height: page.height,
+      }),
+  });
+
+  return compose(
+    compose(decode, detectionInput, detect, boxes),
+    compose(crop, direction, recognize, text),
+  );
+}
+
+const point = { type: "array", items: { type: "number" }, minItems: 2, maxItems: 2 };
+
+/** The `ocr` pipeline. */
+export const ocrPipeline = definePipeline({
+  name: "ocr",
+  version: "1",
+  description:
+    "Reads the text in a JPEG, PNG or WebP image with PP-OCRv4: DB text detection, direction " +
+    "classification and CTC recognition on Triton, lines in reading order with their boxes.",
+  input: {
+    type: "object",
+    properties: {
+      image: {
+        type: "string",
+        contentEncoding: "base64",
+        description: "the image, unless sent as the raw body (image/*) or a multipart file",
+      },
+      detectionSide: { type: "integer", minimum: 32, maximum: 4096, default: 960 },
+      pixelThreshold: { type: "number", minimum: 0, maximum: 1, default: 0.3 },
+      boxThreshold: { type: "number", minimum: 0, maximum: 1, default: 0.6 },
+      unclipRatio: { type: "number", minimum: 0, maximum: 10, default: 1.5 },
+      classify: { type: "boolean", default: true, description: "turn upside-down lines" },
+      detector: { enum: ["float", "uint8"], default: "float" },
+      minConfidence: { type: "number", minimum: 0, maximum: 1, default: 0.5 },
+    },
+  },
+  output: {
+    type: "object",
+    properties: {
+      lines: {
+        type: "array",
+        items: {
+          type: "object",
+          properties: {
+            text: { type: "string" },
+            confidence: { type: "number", description: "mean probability of the characters" },
+            box: {
+              type: "array",
+              items: point,
+              minItems: 4,
+              maxItems: 4,
+              description:
+                "corners in image pixels: top-left, top-right, bottom-right, bottom-left",
+            },
+          },
+        },
+        description: "in reading order: rows top to bottom, left to right within a row",
+      },
+      width: { type: "integer", description: "the image's width, px, EXIF orientation applied" },
+      height: { type: "integer" },
+    },
+  },
+  models: [DET.float, DET.uint8, CLS.model, REC.model],
+  defaults: OCR_DEFAULTS,
+  build: buildOcr,
+  parse: (input) => input,
+  respond: (page) => ({ lines: page.lines, width: page.width, height: page.height }),
+});
