@@ -63,6 +63,18 @@ function breakerRoutes(triton: TritonClient): AdminRoute[] {
   ];
 }
 
+/** The registered pipelines with the settings they take from the configuration. */
+function configuredPipelines(config: GatewayConfig) {
+  return PIPELINES.map((p) =>
+    p.name === "ocr"
+      ? p.configure({
+          maxImagePixels: config.limits.maxImagePixels,
+          repository: config.embedded.repository,
+        })
+      : p,
+  );
+}
+
 /** Starts every part; resolves once all listeners are bound. */
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { config } = options;
@@ -85,7 +97,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     config,
     triton,
     cache,
-    pipelines: createPipelineHost(PIPELINES, metrics),
+    pipelines: createPipelineHost(configuredPipelines(config), metrics),
     log,
     serverVersion: options.version,
   });
