@@ -9,7 +9,6 @@
  * a lone 1-row request sits in the model server's queue, where deadlines and cancels reach it.
  */
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { encodeInferRequestMessage } from "../../gateway/src/protocol/infer-message.js";
@@ -22,6 +21,7 @@ import {
   type TempRepository,
   type TestModelServer,
 } from "./helpers/model-server.js";
+import { freePort } from "./helpers/redis-server.js";
 
 const TRANSPORTS = ["stream", "unary"] as const;
 
@@ -37,15 +37,6 @@ function faultRepository(): Promise<TempRepository> {
     simple: simpleModel("simple"),
     held: simpleModel("held", holdingScheduling(HOLD_SECONDS)),
   });
-}
-
-/** A port with nothing listening: connections are refused. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 type Input = { name: string; datatype: string; shape: number[]; data: unknown[] };

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../gateway/src/config/load-config.js";
 import type { GatewayConfig } from "../../gateway/src/config/schema.js";
@@ -16,16 +15,9 @@ import { silentLogger } from "../../gateway/src/log.js";
 import type { Tensor } from "../../gateway/src/protocol/tensor.js";
 import { createChannel } from "../../gateway/src/triton/channel.js";
 import { makeTempRepository, type TempRepository } from "./helpers/model-server.js";
+import { freePort } from "./helpers/redis-server.js";
 
 const log = silentLogger();
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** `infergate models` as a child process; resolves once ServerReady answers. */
 async function startModels(repository: string, port: number): Promise<ChildProcess> {

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../gateway/src/config/load-config.js";
 import { createGatewayCore } from "../../gateway/src/core/create-core.js";
@@ -14,6 +13,7 @@ import {
   type TempRepository,
   type TestModelServer,
 } from "./helpers/model-server.js";
+import { freePort } from "./helpers/redis-server.js";
 
 const log = silentLogger();
 
@@ -52,15 +52,6 @@ function simpleRequest(a: number, rows = 1): CoreInferRequest {
     outputs: [],
     parameters: {},
   };
-}
-
-/** A port with nothing listening: connections are refused. */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function clientOptions(
@@ -143,7 +134,7 @@ describe("Triton client and core against the embedded model server", () => {
   });
 
   it("routes around an unhealthy endpoint and reports it", async () => {
-    const dead = `127.0.0.1:${await deadPort()}`;
+    const dead = `127.0.0.1:${await freePort()}`;
     const triton = await createTritonClient(
       clientOptions([
         { name: "dead", url: dead },
@@ -166,7 +157,7 @@ describe("Triton client and core against the embedded model server", () => {
 
   it("fails fast with UNAVAILABLE when no endpoint is healthy", async () => {
     const triton = await createTritonClient(
-      clientOptions([{ name: "dead", url: `127.0.0.1:${await deadPort()}` }]),
+      clientOptions([{ name: "dead", url: `127.0.0.1:${await freePort()}` }]),
     );
     try {
       assert.equal(triton.isReady(), false);

@@ -15,6 +15,7 @@ import type {
 } from "@grpc/grpc-js";
 import { Code, InferError, invalidArgument } from "../errors.js";
 import type { Logger } from "../log.js";
+import { dataTypeFromConfig } from "../protocol/datatype.js";
 import {
   decodeInferRequestMessage,
   encodeInferResponseMessage,
@@ -228,8 +229,7 @@ export function createInferenceService(deps: ModelServiceDeps): UntypedServiceIm
       ) =>
         (list ?? []).map((t) => ({
           name: t.name ?? "",
-          datatype:
-            t.data_type === "TYPE_STRING" ? "BYTES" : (t.data_type ?? "").replace(/^TYPE_/, ""),
+          datatype: dataTypeFromConfig(t.data_type ?? "") ?? "",
           shape: [...batch, ...(t.dims ?? [])],
         }));
       return {

@@ -3,6 +3,7 @@
  * datatypes and dims, the implicit batch dimension included, as ONNX Runtime's Triton backend
  * does when it loads a model.
  */
+import { dataTypeFromConfig } from "../protocol/datatype.js";
 import type { ModelConfig } from "../protocol/model-config.js";
 import type { OnnxSignature, OnnxTensorInfo } from "./onnx-model.js";
 
@@ -71,7 +72,7 @@ function compareTensor(
   maxBatchSize: number,
 ): IoMismatch[] {
   const mismatches: IoMismatch[] = [];
-  const configType = wireTypeOf(tensor.data_type ?? "TYPE_INVALID");
+  const configType = dataTypeFromConfig(tensor.data_type ?? "TYPE_INVALID") ?? tensor.data_type;
   if (configType !== actual.datatype) {
     mismatches.push({
       field: `${field}.data_type`,
@@ -107,10 +108,4 @@ function compareTensor(
     }
   }
   return mismatches;
-}
-
-/** Config enum name to wire datatype: `TYPE_X` -> `X`, except `TYPE_STRING` -> `BYTES`. */
-function wireTypeOf(configType: string): string {
-  if (configType === "TYPE_STRING") return "BYTES";
-  return configType.replace(/^TYPE_/, "");
 }
