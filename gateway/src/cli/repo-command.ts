@@ -2,13 +2,30 @@
 import { parseArgs } from "node:util";
 import { prepareRepository } from "../repository/prepare.js";
 
+type Subcommand = (args: string[]) => Promise<number>;
+
+/** The subcommands, loaded on demand (`prepare` must run before model files exist). */
+const SUBCOMMANDS: Record<string, () => Promise<Subcommand>> = {
+  prepare: async () => runRepoPrepare,
+  push: async () => (await import("./repo-update-command.js")).runRepoPush,
+  rollback: async () => (await import("./repo-update-command.js")).runRepoRollback,
+  watch: async () => (await import("./repo-update-command.js")).runRepoWatch,
+};
+
 /** Runs a repo subcommand; returns the process exit code. */
 export async function runRepoCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== "prepare") {
-    process.stderr.write(`infergate repo: unknown subcommand '${sub ?? ""}' (known: prepare)\n`);
+  const load = sub === undefined ? undefined : SUBCOMMANDS[sub];
+  if (!load) {
+    const known = Object.keys(SUBCOMMANDS).join(", ");
+    process.stderr.write(`infergate repo: unknown subcommand '${sub ?? ""}' (known: ${known})\n`);
     return 2;
   }
+  return (await load())(rest);
+}
+
+/** `repo prepare`: puts model binaries in place. */
+async function runRepoPrepare(rest: string[]): Promise<number> {
   const { values } = parseArgs({
     args: rest,
     options: {

@@ -38,7 +38,14 @@ interface LoadedModel {
 
 /** Lints every model of a repository. Reads ONNX files to compare their IO with the config. */
 export async function lintRepository(repository: string): Promise<LintReport> {
-  const folders = await scanRepository(repository);
+  return lintModelFolders(await scanRepository(repository));
+}
+
+/**
+ * Lints the given model folders as one repository (ensembles resolve their steps among them).
+ * `repo push` uses it to lint a staged model folder alongside the live ones.
+ */
+export async function lintModelFolders(folders: readonly ModelFolder[]): Promise<LintReport> {
   const problems: LintProblem[] = [];
   const loaded: LoadedModel[] = [];
   for (const folder of folders) {
