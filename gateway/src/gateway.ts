@@ -6,6 +6,7 @@
 import type { Server as HttpServer } from "node:http";
 import { createCacheFromConfig } from "./cache/create-cache.js";
 import { cacheFlushRoute } from "./cache/flush-route.js";
+import { registerStageCacheMetrics } from "./cache/stage-cache.js";
 import type { GatewayConfig } from "./config/schema.js";
 import { createGatewayCore } from "./core/create-core.js";
 import type { GatewayCore } from "./core/gateway-core.js";
@@ -70,6 +71,7 @@ function configuredPipelines(config: GatewayConfig) {
       ? p.configure({
           maxImagePixels: config.limits.maxImagePixels,
           repository: config.embedded.repository,
+          stageCacheBytes: config.cache.enabled ? config.cache.stageMaxBytes : 0,
         })
       : p,
   );
@@ -80,6 +82,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const { config } = options;
   const log = options.log.child({ component: "gateway" });
   const metrics = createMetricsRegistry({ nodeDefaults: true });
+  registerStageCacheMetrics(metrics);
   const triton = await createTritonClient({
     ...config.triton,
     log,

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { stageCacheStats } from "../../gateway/src/cache/stage-cache.js";
 import { type OcrAnswer, type OcrGateway, startOcrGateway } from "../fixtures/ocr/ocr-gateway.js";
 import { editDistance, renderTextImage } from "../fixtures/ocr/render-text.js";
 import { pngBomb } from "../fixtures/ocr/test-images.js";
@@ -133,6 +134,36 @@ describe("ocr pipeline through the gateway and the embedded model server", () =>
       assert.ok(stages.includes(stage), `timings name '${stage}': ${stages}`);
     }
     assert.ok(Object.keys(grpc.timings ?? {}).includes("detect"));
+  });
+
+  it("decodes a repeated image once: the stage cache answers, with the same result", async () => {
+    // An image no other test sends, so the first request surely misses.
+    const [sample] = textSamples(1, 77);
+    const bytes = await renderTextImage(sample!);
+    const type = sample!.jpegQuality === undefined ? "image/png" : "image/jpeg";
+    // Snapshots (the stats are live objects); a cache not built yet has done nothing.
+    const snapshot = () => new Map(stageCacheStats().map(([name, s]) => [name, { ...s }]));
+    const none = { hits: 0, misses: 0 };
+    const before = snapshot();
+    const first = await ocr.ocr(bytes, type, SIDE);
+    const second = await ocr.ocr(bytes, type, SIDE);
+    assert.equal(second.status, 200, second.error);
+    assert.deepEqual(second.result, first.result);
+    const after = snapshot();
+    for (const cache of ["ocr.decode", "ocr.detection-input"]) {
+      const [was, now] = [before.get(cache) ?? none, after.get(cache)!];
+      assert.equal(now.misses - was.misses, 1, `${cache}: the first request decodes`);
+      assert.equal(now.hits - was.hits, 1, `${cache}: the second is served from the cache`);
+      assert.ok(now.bytes > 0 && now.bytes <= now.maxBytes);
+    }
+    const metrics = await (
+      await fetch(`http://127.0.0.1:${ocr.gateway.metricsPort}/metrics`)
+    ).text();
+    assert.match(
+      metrics,
+      /infergate_stage_cache_requests_total\{cache="ocr.decode",result="hit"\} [1-9]/,
+    );
+    assert.match(metrics, /infergate_stage_cache_bytes\{cache="ocr.detection-input"\} [1-9]/);
   });
 
   it("gives the same boxes with the uint8 ensemble (ocr_det_uint8) as with float input", async () => {

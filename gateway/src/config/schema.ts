@@ -95,6 +95,11 @@ const cacheSchema = z.strictObject({
   namespace: z.string().default("ig:"),
   /** The memory store's bound, bytes. */
   memoryMaxBytes: positiveInt.default(64 * 1024 * 1024),
+  /**
+   * The stage caches' bound (decoded and resized images by content hash, in process, so a
+   * repeated image skips decoding even when its result is not cached), bytes; 0 = off.
+   */
+  stageMaxBytes: z.number().int().min(0).default(128 * 1024 * 1024),
   /** A Redis command not answered in this time fails (the request is served uncached), ms. */
   commandTimeoutMs: positiveInt.default(100),
   /** How long start-up waits for Redis before going on uncached, ms. */

@@ -27,6 +27,7 @@
  *    "timings": {"decode": 4.1, "detect": 210.3, ...}}
  */
 import { join } from "node:path";
+import { contentKey, createStageCache, type StageCache } from "../cache/stage-cache.js";
 import type { PipelineInput } from "../core/gateway-core.js";
 import { compose } from "../pipeline/compose.js";
 import { createInfer, type NamedTensors } from "../pipeline/infer.js";
@@ -39,7 +40,7 @@ import { ctcGreedy } from "./stages/ctc-decode.js";
 import { DB_DEFAULTS, dbPostprocess, type TextBox } from "./stages/db-postprocess.js";
 import { detectionSize, normalizedTensor, pixelTensor } from "./stages/detection-input.js";
 import { createDictionaryLoader, DICTIONARY_FILE } from "./stages/dictionary.js";
-import { decodeImage, resizeImage } from "./stages/image.js";
+import { type DecodedImage, decodeImage, resizeImage } from "./stages/image.js";
 import { type OcrSettings, parseOcrRequest } from "./stages/ocr-request.js";
 import { type PageLines, pageLines, type ReadStrip } from "./stages/page-lines.js";
 import { expandQuad, perspectiveCrop, uprightQuad } from "./stages/perspective-crop.js";
@@ -82,6 +83,11 @@ export interface OcrOptions extends OcrSettings {
   bucketStep: number;
   /** Narrowest padded strip, px. */
   minBucketWidth: number;
+  /**
+   * In-process bound on cached decoded and resized images (by content hash, so a repeated
+   * image skips decoding even when its result is not cached), bytes; 0 = off.
+   */
+  stageCacheBytes: number;
 }
 
 /** The defaults (PaddleOCR's where it has one). */
@@ -102,11 +108,14 @@ export const OCR_DEFAULTS: OcrOptions = {
   maxStripWidth: 2560,
   bucketStep: 64,
   minBucketWidth: 128,
+  stageCacheBytes: 128 * 1024 * 1024,
 };
 
 /** A decoded page on its way through the chain. */
 interface Page {
   settings: OcrSettings;
+  /** The image's content hash ("" when stage caching is off), for the stage caches. */
+  imageKey: string;
   /** Upright pixels at the working size. */
   image: RgbImage;
   /** The upright original's size, px. */
@@ -167,23 +176,57 @@ function buildOcr(options: OcrOptions): Stage<PipelineInput, PageLines> {
     }),
   };
 
+  // Decoded pages take most of the stage cache; detection inputs are a quarter their size.
+  const cacheBytes = options.stageCacheBytes;
+  const decodedImages = createStageCache<DecodedImage>("ocr.decode", (cacheBytes * 3) / 4);
+  const detectionImages = createStageCache<RgbImage>("ocr.detection-input", cacheBytes / 4);
+  const cached = <V>(
+    cache: StageCache<V>,
+    key: string,
+    compute: () => Promise<V>,
+    costOf: (v: V) => number,
+  ): Promise<V> =>
+    key === ""
+      ? compute()
+      : cache.getOrCompute(key, async () => {
+          const value = await compute();
+          return { value, costBytes: costOf(value) };
+        });
+
   const decode = createPreprocess({
     name: "decode",
     run: async (input: PipelineInput): Promise<Page> => {
       const { image, settings } = parseOcrRequest(input, settingsOf(options));
-      const decoded = await decodeImage(image, {
-        maxPixels: options.maxImagePixels,
-        maxSide: Math.max(options.workingSide, settings.detectionSide),
-      });
-      return { settings, image: decoded.image, width: decoded.width, height: decoded.height };
+      const imageKey = cacheBytes > 0 ? contentKey(image) : "";
+      const maxSide = Math.max(options.workingSide, settings.detectionSide);
+      const decoded = await cached(
+        decodedImages,
+        imageKey && `${imageKey}:${maxSide}:${options.maxImagePixels}`,
+        () => decodeImage(image, { maxPixels: options.maxImagePixels, maxSide }),
+        (d) => d.image.data.byteLength,
+      );
+      return {
+        settings,
+        imageKey,
+        image: decoded.image,
+        width: decoded.width,
+        height: decoded.height,
+      };
     },
   });
 
   const detectionInput = createPreprocess({
     name: "detection-input",
     run: async (page: Page): Promise<DetectionInput> => {
-      const size = detectionSize(page.image.width, page.image.height, page.settings.detectionSide);
-      return { ...page, detection: await resizeImage(page.image, size.width, size.height) };
+      const { width, height } = page.image;
+      const size = detectionSize(width, height, page.settings.detectionSide);
+      const detection = await cached(
+        detectionImages,
+        page.imageKey && `${page.imageKey}:${width}x${height}:${size.width}x${size.height}`,
+        () => resizeImage(page.image, size.width, size.height),
+        (image) => image.data.byteLength,
+      );
+      return { ...page, detection };
     },
   });
 
