@@ -248,6 +248,61 @@ describe("result cache through the gateway, Redis behind it", () => {
     }
   });
 
+  it("gRPC stream: each answer carries its cache status in its parameters", async () => {
+    const client = new grpc.Client(
+      `127.0.0.1:${gateway.running.grpcPort}`,
+      grpc.credentials.createInsecure(),
+    );
+    try {
+      const values = fresh();
+      const definition = loadServiceDefinitions().inference[
+        "ModelStreamInfer"
+      ] as grpc.MethodDefinition<object, Message>;
+      const stream = client.makeBidiStreamRequest(
+        definition.path,
+        definition.requestSerialize,
+        definition.responseDeserialize,
+        new grpc.Metadata(),
+        { deadline: new Date(Date.now() + 10_000) },
+      );
+      const raw = (v: number[]) => Buffer.from(Int32Array.from(v).buffer);
+      const request = (id: string) => ({
+        id,
+        model_name: "simple",
+        inputs: ["INPUT0", "INPUT1"].map((name) => ({ name, datatype: "INT32", shape: [1, ROW] })),
+        raw_input_contents: [raw(values), raw(values.map(() => 1))],
+      });
+      const answers: Message[] = [];
+      const ended = new Promise<void>((resolve, reject) => {
+        stream.on("data", (m: Message) => answers.push(m));
+        stream.on("end", resolve);
+        stream.on("error", reject);
+      });
+      // One at a time, so that the second finds the first's entry stored.
+      const next = () => new Promise((r) => stream.once("data", r));
+      stream.write(request("a"));
+      await next();
+      stream.write(request("b"));
+      await next();
+      stream.end();
+      await ended;
+      const status = answers.map((a) => [
+        a["infer_response"]["id"],
+        a["infer_response"]["parameters"]?.["x-cache"]?.["string_param"],
+      ]);
+      assert.deepEqual(status, [
+        ["a", "miss"],
+        ["b", "hit"],
+      ]);
+      assert.deepEqual(
+        answers[1]!["infer_response"]["raw_output_contents"],
+        answers[0]!["infer_response"]["raw_output_contents"],
+      );
+    } finally {
+      client.close();
+    }
+  });
+
   it("caches pipelines too, and the admin flush empties one model's or one pipeline's entries", async () => {
     const body = inferBody(fresh());
     await gateway.infer(body);

@@ -6,11 +6,13 @@
  * still running are answered and then the stream ends.
  */
 import type { handleBidiStreamingCall, ServerDuplexStream } from "@grpc/grpc-js";
+import { CACHE_STATUS_HEADER } from "../cache/cache-control.js";
 import type { RequestContext } from "../core/gateway-core.js";
 import { Code } from "../errors.js";
-import type {
-  ModelInferRequestMessage,
-  ModelInferResponseMessage,
+import {
+  type ModelInferRequestMessage,
+  type ModelInferResponseMessage,
+  parameterMessage,
 } from "../protocol/infer-message.js";
 import { toGrpcStatus } from "./map-error.js";
 import {
@@ -49,7 +51,16 @@ export function streamInferHandler(
   ): Promise<{ reply: ModelStreamInferResponseMessage; code: Code }> => {
     try {
       const result = await core.infer(toCoreInferRequest(message, maxElements), ctx);
-      return { reply: { infer_response: toModelInferResponse(result) }, code: Code.OK };
+      const response = toModelInferResponse(result);
+      // A stream has one set of trailers for all its answers, so each answer says how the
+      // cache served it in its own parameters (ModelInfer sends the `x-cache` trailer).
+      if (result.cache) {
+        response.parameters = {
+          ...response.parameters,
+          [CACHE_STATUS_HEADER]: parameterMessage(result.cache),
+        };
+      }
+      return { reply: { infer_response: response }, code: Code.OK };
     } catch (reason: unknown) {
       const status = toGrpcStatus(reason, ctx.log, ctx.requestId);
       const code = status.code as number as Code;
