@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { loadConfig } from "../../gateway/src/config/load-config.js";
 import type { GatewayConfig } from "../../gateway/src/config/schema.js";
 import type { CoreInferRequest, RequestContext } from "../../gateway/src/core/gateway-core.js";
@@ -220,7 +222,7 @@ describe("resilience under faults (real model server processes)", { timeout: 120
 });
 
 describe("shedding a slow model (bulkhead)", { timeout: 60_000 }, () => {
-  it("answers 429 with a retry-after instead of timing out, with in-flight bounded", async () => {
+  it("answers 429 with a retry-after instead of timing out, with in-flight bounded and memory flat", async (t) => {
     const repo = await makeTempRepository([
       {
         name: "simple",
@@ -261,6 +263,39 @@ describe("shedding a slow model (bulkhead)", { timeout: 60_000 }, () => {
       for (const e of shed) assert.ok((e.retryAfterMs ?? 0) > 0);
       assert.equal(outcomes.filter((o) => o === Code.OK).length, 4);
       assert.ok(Date.now() - started < 4000, "nothing waited for its deadline");
+
+      // Sustained overload, round after round: what the gateway holds stays flat (nothing
+      // kept per shed or served request) and nothing is left in flight between rounds.
+      const heapAfterGc = () => {
+        collectGarbage();
+        return process.memoryUsage().heapUsed;
+      };
+      const round = (base: number) =>
+        Promise.all(
+          Array.from({ length: 100 }, (_, k) =>
+            gateway.core.infer(request(base + k), ctx(5000)).catch(() => undefined),
+          ),
+        );
+      for (let r = 0; r < 3; r++) await round(r * 100); // warm up: code paths, pools, JIT
+      const heapBefore = heapAfterGc();
+      for (let r = 3; r < 13; r++) await round(r * 100);
+      const growthBytes = heapAfterGc() - heapBefore;
+      t.diagnostic(
+        `heap growth over 1000 overloaded requests: ${(growthBytes / 1024).toFixed(0)} KiB`,
+      );
+      assert.ok(
+        growthBytes < 4 * 1024 * 1024,
+        `heap grew ${(growthBytes / 1024).toFixed(0)} KiB over 1000 overloaded requests`,
+      );
+      const metrics = await fetch(`http://127.0.0.1:${gateway.metricsPort}/metrics`);
+      const text = await metrics.text();
+      for (const gauge of ["infergate_bulkhead_in_flight", "infergate_bulkhead_queued"]) {
+        const line = text
+          .split("\n")
+          .find((l) => l.startsWith(`${gauge}{`) && l.includes('model="simple"'));
+        assert.ok(line, `${gauge} exported`);
+        assert.equal(Number(line.split(" ").at(-1)), 0, `${gauge} back to 0: ${line}`);
+      }
     } finally {
       await gateway.close();
       await kill(server);
@@ -268,3 +303,11 @@ describe("shedding a slow model (bulkhead)", { timeout: 60_000 }, () => {
     }
   });
 });
+
+/** Runs a full garbage collection (exposing `gc` for this process if it is not). */
+function collectGarbage(): void {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  gc();
+  gc();
+}
