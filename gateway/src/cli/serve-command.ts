@@ -32,10 +32,12 @@ export async function runUpCommand(args: string[]): Promise<number> {
   if (!loaded.embedded.enabled) return runGateway(loaded, log);
   const embedded = loaded.embedded;
   const url = `${embedded.host}:${embedded.grpcPort}`;
-  // The gateway talks to the embedded server; the configured endpoints are for `serve`.
+  // The gateway talks to the embedded server; the configured endpoints and DNS discovery are
+  // for `serve`.
+  const { discovery: _unused, ...triton } = loaded.triton;
   const config: GatewayConfig = {
     ...loaded,
-    triton: { ...loaded.triton, endpoints: [{ name: "embedded", url }] },
+    triton: { ...triton, endpoints: [{ name: "embedded", url }] },
   };
   log.info({ config: redactConfig(config) }, "configuration");
   const models = await startModelProcess({ ...embedded, log });
@@ -60,7 +62,7 @@ async function runGateway(
       `  gRPC    ${shown(config.server.host)}:${gateway.grpcPort}          (inference.GRPCInferenceService, infergate.v1.Pipelines)`,
       `  metrics http://${shown(config.server.host)}:${gateway.metricsPort}/metrics`,
       `  admin   http://${config.admin.host}:${gateway.adminPort}   (model control)`,
-      `  Triton  ${config.triton.endpoints.map((e) => `${e.name}=${e.url}`).join(", ")}`,
+      `  Triton  ${tritonTargets(config)}`,
       "",
     ].join("\n"),
   );
@@ -75,4 +77,13 @@ async function runGateway(
 
 function shown(host: string): string {
   return host === "0.0.0.0" ? "127.0.0.1" : host;
+}
+
+/** The static endpoints and the discovered name, for the start-up banner. */
+function tritonTargets(config: GatewayConfig): string {
+  const targets = config.triton.endpoints.map((e) => `${e.name}=${e.url}`);
+  const discovery = config.triton.discovery;
+  if (discovery)
+    targets.push(`dns:${discovery.dns}:${discovery.port} (every ${discovery.refreshMs} ms)`);
+  return targets.join(", ");
 }

@@ -16,6 +16,26 @@ const endpointSchema = z.strictObject({
   url: z.string().regex(/^[^\s:]+:\d+$/, "must be host:port"),
 });
 
+/**
+ * DNS discovery of Triton endpoints: every A/AAAA record of `dns` (a Kubernetes headless
+ * Service, whose name resolves to the IPs of its ready pods) is one endpoint at `port`,
+ * resolved again every `refreshMs`. New addresses join the balancer once their health check
+ * passes; vanished ones are drained (no new calls, those in flight finish) and closed.
+ */
+const discoverySchema = z.strictObject({
+  /** Name to resolve, e.g. `triton-headless.infergate.svc.cluster.local`. */
+  dns: z
+    .string()
+    .regex(/^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/, "must be a DNS name (no port, no scheme)"),
+  /** Triton's gRPC port on every resolved address. */
+  port: port.min(1).default(8001),
+  /** Interval between resolutions, ms. */
+  refreshMs: positiveInt.default(10_000),
+});
+
+/** The default endpoint: the embedded model server of `infergate up`. */
+const DEFAULT_ENDPOINTS = [{ name: "embedded", url: "127.0.0.1:9001" }];
+
 /** Gateway-side batching of concurrent client requests to one model. */
 const batchingSchema = z.strictObject({
   enabled: z.boolean().default(false),
@@ -99,7 +119,11 @@ const cacheSchema = z.strictObject({
    * The stage caches' bound (decoded and resized images by content hash, in process, so a
    * repeated image skips decoding even when its result is not cached), bytes; 0 = off.
    */
-  stageMaxBytes: z.number().int().min(0).default(128 * 1024 * 1024),
+  stageMaxBytes: z
+    .number()
+    .int()
+    .min(0)
+    .default(128 * 1024 * 1024),
   /** A Redis command not answered in this time fails (the request is served uncached), ms. */
   commandTimeoutMs: positiveInt.default(100),
   /** How long start-up waits for Redis before going on uncached, ms. */
@@ -142,10 +166,10 @@ export const configSchema = z.strictObject({
     .prefault({}),
   triton: z
     .strictObject({
-      endpoints: z
-        .array(endpointSchema)
-        .min(1, "needs at least one endpoint")
-        .default([{ name: "embedded", url: "127.0.0.1:9001" }]),
+      /** Static endpoints; default the embedded model server, or none with `discovery`. */
+      endpoints: z.array(endpointSchema).optional(),
+      /** Endpoints found in DNS (beside any static ones); see `discoverySchema`. */
+      discovery: discoverySchema.optional(),
       /** HTTP/2 connections per endpoint. */
       channelsPerEndpoint: z.number().int().min(1).max(16).default(2),
       /** `stream` multiplexes requests over ModelStreamInfer; `unary` uses ModelInfer. */
@@ -159,6 +183,14 @@ export const configSchema = z.strictObject({
       /** HTTP/2 keepalive ping interval, ms. */
       keepaliveMs: positiveInt.default(10_000),
     })
+    .refine((t) => t.discovery !== undefined || t.endpoints?.length !== 0, {
+      path: ["endpoints"],
+      message: "needs at least one endpoint (or triton.discovery)",
+    })
+    .transform(({ endpoints, ...triton }) => ({
+      ...triton,
+      endpoints: endpoints ?? (triton.discovery ? [] : DEFAULT_ENDPOINTS.map((e) => ({ ...e }))),
+    }))
     .prefault({}),
   /** The embedded model server that `infergate up` starts beside the gateway. */
   embedded: z

@@ -56,6 +56,10 @@ export class Endpoint {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private failedProbes = 0;
+  /** Unary calls (health, metadata, repository) in flight; a drain waits for them too. */
+  private unaryInFlight = 0;
+  /** Set by `drain()`: called once nothing is in flight. */
+  private onIdle: (() => void) | undefined;
 
   constructor(private readonly options: EndpointOptions) {
     this.name = options.name;
@@ -192,6 +196,7 @@ export class Endpoint {
       throw error;
     } finally {
       this.outstandingCount--;
+      this.settle();
     }
   }
 
@@ -213,8 +218,36 @@ export class Endpoint {
   }
 
   /** A unary call on the next channel. */
-  unary<Res>(method: string, request: object, options: CallOptions): Promise<Res> {
-    return this.channels[this.pickChannel()]!.unary<Res>(method, request, options);
+  async unary<Res>(method: string, request: object, options: CallOptions): Promise<Res> {
+    this.unaryInFlight++;
+    try {
+      return await this.channels[this.pickChannel()]!.unary<Res>(method, request, options);
+    } finally {
+      this.unaryInFlight--;
+      this.settle();
+    }
+  }
+
+  /**
+   * Takes the endpoint out of service for good (DNS no longer lists it): health checks stop,
+   * calls in flight finish (each has its deadline), then the connections close. The caller
+   * has already removed it from the balancer's list, so no new call arrives.
+   */
+  drain(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    return new Promise((resolve) => {
+      this.onIdle = () => {
+        this.onIdle = undefined;
+        this.close();
+        resolve();
+      };
+      this.settle();
+    });
+  }
+
+  private settle(): void {
+    if (this.outstandingCount === 0 && this.unaryInFlight === 0) this.onIdle?.();
   }
 
   /** Stops health checks, fails in-flight stream requests, closes connections. */

@@ -18,6 +18,11 @@ import type { ModelConfig } from "../protocol/model-config.js";
 import { createCallGuard } from "../resilience/call-guard.js";
 import { pickEndpoint } from "./balancer.js";
 import type { CallOptions } from "./channel.js";
+import {
+  createDnsDiscovery,
+  type DiscoveredEndpoint,
+  type ResolveAddresses,
+} from "./dns-discovery.js";
 import { Endpoint } from "./endpoint.js";
 import { createTritonMetrics } from "./triton-metrics.js";
 
@@ -27,6 +32,10 @@ export const UNKNOWN_MODEL = "_unknown";
 /** Options of {@link createTritonClient}: the `triton` section of the configuration. */
 export interface TritonClientOptions {
   endpoints: { name: string; url: string }[];
+  /** More endpoints, found in DNS and kept current (see `dns-discovery.ts`). */
+  discovery?: { dns: string; port: number; refreshMs: number };
+  /** The discovery resolver; default getaddrinfo. For tests of records that change. */
+  resolveAddresses?: ResolveAddresses;
   channelsPerEndpoint: number;
   transport: "stream" | "unary";
   maxMessageBytes: number;
@@ -42,6 +51,7 @@ export interface TritonClientOptions {
 
 /** The Triton client. Every method throws InferError with Triton's gRPC code. */
 export interface TritonClient {
+  /** The endpoints in service now: static ones, then discovered ones (a new array on change). */
   readonly endpoints: readonly Endpoint[];
   /** At least one endpoint healthy. */
   isReady(): boolean;
@@ -76,23 +86,51 @@ export async function createTritonClient(options: TritonClientOptions): Promise<
   const log = options.log.child({ component: "triton" });
   const cache = new Map<string, Promise<unknown>>();
   const metrics = options.metrics ? createTritonMetrics(options.metrics) : undefined;
-  const endpoints = options.endpoints.map(
-    (e) =>
-      new Endpoint({
-        name: e.name,
-        url: e.url,
-        channels: options.channelsPerEndpoint,
-        transport: options.transport,
-        maxMessageBytes: options.maxMessageBytes,
-        keepaliveMs: options.keepaliveMs,
-        healthIntervalMs: options.healthIntervalMs,
-        log,
-        // A new model version may change metadata and config: forget them.
-        onChange: () => cache.clear(),
-      }),
-  );
+  const newEndpoint = (e: { name: string; url: string }) =>
+    new Endpoint({
+      name: e.name,
+      url: e.url,
+      channels: options.channelsPerEndpoint,
+      transport: options.transport,
+      maxMessageBytes: options.maxMessageBytes,
+      keepaliveMs: options.keepaliveMs,
+      healthIntervalMs: options.healthIntervalMs,
+      log,
+      // A new model version may change metadata and config: forget them.
+      onChange: () => cache.clear(),
+    });
+  const fixed = options.endpoints.map(newEndpoint);
+  // Replaced, never mutated, when discovery changes the set: a loop over it stays consistent.
+  let endpoints: readonly Endpoint[] = fixed;
+  const draining = new Set<Endpoint>();
   metrics?.observeEndpoints(() => endpoints);
   await Promise.all(endpoints.map((e) => e.start()));
+
+  /** Makes the discovered endpoints `found`: new ones start, vanished ones drain. */
+  const reconcile = async (found: DiscoveredEndpoint[]) => {
+    const current = new Map(endpoints.filter((e) => !fixed.includes(e)).map((e) => [e.url, e]));
+    const next = found.map((f) => current.get(f.url) ?? newEndpoint(f));
+    const added = next.filter((e) => !current.has(e.url));
+    // New endpoints count once their first health check passes (the balancer skips "unknown").
+    endpoints = [...fixed, ...next];
+    cache.clear();
+    for (const gone of current.values()) {
+      if (next.includes(gone)) continue;
+      log.info({ endpoint: gone.name, in_flight: gone.outstanding }, "triton endpoint draining");
+      draining.add(gone);
+      void gone.drain().then(() => draining.delete(gone));
+    }
+    await Promise.all(added.map((e) => e.start()));
+  };
+  const discovery = options.discovery
+    ? createDnsDiscovery({
+        ...options.discovery,
+        log,
+        onChange: reconcile,
+        resolve: options.resolveAddresses,
+      })
+    : undefined;
+  await discovery?.start();
 
   const route = (model: string): Endpoint => {
     const endpoint = pickEndpoint(endpoints, model);
@@ -163,7 +201,9 @@ export async function createTritonClient(options: TritonClientOptions): Promise<
   };
 
   return {
-    endpoints,
+    get endpoints() {
+      return endpoints;
+    },
     isReady: () => endpoints.some((e) => e.health === "healthy"),
     async infer(message, call) {
       const model = message.model_name ?? "";
@@ -264,7 +304,8 @@ export async function createTritonClient(options: TritonClientOptions): Promise<
       await Promise.all(endpoints.map((e) => e.checkHealth()));
     },
     close() {
-      for (const e of endpoints) e.close();
+      discovery?.close();
+      for (const e of [...endpoints, ...draining]) e.close();
     },
   };
 }
