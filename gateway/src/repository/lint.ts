@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { type ModelConfig, parseModelConfig } from "../protocol/model-config.js";
 import { TextFormatError } from "../protocol/pbtxt.js";
 import { validateModelConfig } from "../protocol/validate-config.js";
+import { ENGINE_SOURCE } from "./build-layout.js";
 import { compareOnnxSignature } from "./io-check.js";
 import { readOnnxSignature } from "./onnx-model.js";
 import { defaultModelFilename, type ModelFolder, scanRepository, selectVersions } from "./scan.js";
@@ -29,6 +30,20 @@ export interface LintProblem {
 export interface LintReport {
   models: string[];
   problems: LintProblem[];
+  /** With `allowPendingEngines`: the TensorRT engines not built yet (paths of `model.plan`). */
+  pending?: string[];
+}
+
+/** Options of {@link lintRepository}. */
+export interface LintOptions {
+  /**
+   * Accept a missing TensorRT `model.plan` where the model folder holds the ONNX file it is to
+   * be built from (`source/model.onnx`, as `infergate repo build` lays out a GPU target): the
+   * plan is listed in `pending` instead of being a problem, and the ONNX file's inputs and
+   * outputs are checked against the config in its place. Default false, as Triton cannot load
+   * such a model.
+   */
+  allowPendingEngines?: boolean;
 }
 
 interface LoadedModel {
@@ -37,16 +52,23 @@ interface LoadedModel {
 }
 
 /** Lints every model of a repository. Reads ONNX files to compare their IO with the config. */
-export async function lintRepository(repository: string): Promise<LintReport> {
-  return lintModelFolders(await scanRepository(repository));
+export async function lintRepository(
+  repository: string,
+  options: LintOptions = {},
+): Promise<LintReport> {
+  return lintModelFolders(await scanRepository(repository), options);
 }
 
 /**
  * Lints the given model folders as one repository (ensembles resolve their steps among them).
  * `repo push` uses it to lint a staged model folder alongside the live ones.
  */
-export async function lintModelFolders(folders: readonly ModelFolder[]): Promise<LintReport> {
+export async function lintModelFolders(
+  folders: readonly ModelFolder[],
+  options: LintOptions = {},
+): Promise<LintReport> {
   const problems: LintProblem[] = [];
+  const pending: string[] = [];
   const loaded: LoadedModel[] = [];
   for (const folder of folders) {
     loaded.push({ folder, config: await loadConfig(folder, problems) });
@@ -60,9 +82,12 @@ export async function lintModelFolders(folders: readonly ModelFolder[]): Promise
     })) {
       problems.push({ ...p, location: folder.configPath });
     }
-    problems.push(...(await checkFiles(folder, config)));
+    problems.push(
+      ...(await checkFiles(folder, config, options.allowPendingEngines ? pending : undefined)),
+    );
   }
-  return { models: folders.map((f) => f.name), problems };
+  const report: LintReport = { models: folders.map((f) => f.name), problems };
+  return options.allowPendingEngines ? { ...report, pending } : report;
 }
 
 async function loadConfig(
@@ -94,7 +119,11 @@ async function loadConfig(
   }
 }
 
-async function checkFiles(folder: ModelFolder, config: ModelConfig): Promise<LintProblem[]> {
+async function checkFiles(
+  folder: ModelFolder,
+  config: ModelConfig,
+  pending: string[] | undefined,
+): Promise<LintProblem[]> {
   const problems: LintProblem[] = [];
   const problem = (location: string, field: string, rule: string, message: string) =>
     problems.push({
@@ -135,6 +164,12 @@ async function checkFiles(folder: ModelFolder, config: ModelConfig): Promise<Lin
   if (!fileName) return problems;
   for (const version of selectVersions(folder.versions, config.version_policy ?? {})) {
     const modelPath = join(folder.path, String(version), fileName);
+    const source = join(folder.path, ENGINE_SOURCE);
+    if (pending && fileName.endsWith(".plan") && !existsSync(modelPath) && existsSync(source)) {
+      pending.push(modelPath);
+      problems.push(...(await checkOnnxFile(folder.name, source, config)));
+      continue;
+    }
     if (!existsSync(modelPath)) {
       problem(
         join(folder.path, String(version)),

@@ -181,3 +181,58 @@ function valueInfo(tensor: GraphTensorSpec): OnnxTypes.IValueInfoProto {
     },
   };
 }
+
+/** Element types TensorRT quantizes to INT8: floating-point activations only. */
+const QUANTIZABLE_TYPES: ReadonlySet<number> = new Set([
+  onnx.TensorProto.DataType.FLOAT,
+  onnx.TensorProto.DataType.FLOAT16,
+  onnx.TensorProto.DataType.DOUBLE,
+]);
+
+/** A calibration copy of a model: every activation also a graph output. */
+export interface CalibrationGraph {
+  /** ONNX bytes of the copy. */
+  bytes: Uint8Array;
+  /** The graph inputs (less initializers). */
+  inputs: OnnxTensorInfo[];
+  /**
+   * Names of the tensors to calibrate, graph inputs first, then node outputs in graph order.
+   * Their element types are not all known from the file: pick the floating-point ones from
+   * what ONNX Runtime returns.
+   */
+  tensors: string[];
+}
+
+/**
+ * A copy of the model at `path` with every node output added to the graph outputs, so that
+ * one run returns every tensor TensorRT would quantize. Types come from the file's
+ * `value_info` where it has them (tensors known not to be floating-point are left out); the
+ * other outputs are added without a type, which ONNX Runtime fills in by its own type
+ * inference when it loads the graph (PaddleOCR's exports carry no `value_info` at all).
+ */
+export async function buildCalibrationGraph(path: string): Promise<CalibrationGraph> {
+  const model = onnx.ModelProto.decode(await readFile(path));
+  const graph = model.graph;
+  if (!graph) throw new Error(`${path}: not an ONNX model (no graph)`);
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
+  const inputs = (graph.input ?? []).filter((v) => !initializers.has(v.name ?? ""));
+  const known = new Map(
+    [...(graph.valueInfo ?? []), ...(graph.output ?? []), ...inputs].map((v) => [v.name ?? "", v]),
+  );
+  const outputs = new Set((graph.output ?? []).map((v) => v.name ?? ""));
+  const tensors = inputs.map((v) => v.name ?? "");
+  const seen = new Set(tensors);
+  graph.output = graph.output ?? [];
+  for (const node of graph.node ?? []) {
+    for (const name of node.output ?? []) {
+      // An empty name is an optional output left unused.
+      if (!name || seen.has(name)) continue;
+      seen.add(name);
+      const elemType = known.get(name)?.type?.tensorType?.elemType;
+      if (elemType && !QUANTIZABLE_TYPES.has(elemType)) continue;
+      tensors.push(name);
+      if (!outputs.has(name)) graph.output.push(known.get(name) ?? { name });
+    }
+  }
+  return { bytes: onnx.ModelProto.encode(model).finish(), inputs: inputs.map(tensorInfo), tensors };
+}
