@@ -13,6 +13,8 @@ export type CacheKind = "model" | "pipeline";
 /** Store operations, as metric labels. */
 export type StoreOperation = "get" | "set" | "lease" | "flush";
 
+const STORE_OPERATIONS: readonly StoreOperation[] = ["get", "set", "lease", "flush"];
+
 /** Why a result was not stored. */
 export type NotStoredReason = "too_large" | "no_store" | "version_changed";
 
@@ -69,6 +71,8 @@ export function createCacheMetrics(registry: MetricsRegistry, store: CacheStore)
     labelNames: ["store"],
   });
   breaker.set({ store: store.kind }, 0);
+  // Zero series from the start, so that rates and alerts see the first error.
+  for (const operation of STORE_OPERATIONS) errors.inc({ store: store.kind, operation }, 0);
   if (store.sizeBytes() !== undefined) {
     registry.collectedGauge({
       name: "infergate_cache_memory_bytes",

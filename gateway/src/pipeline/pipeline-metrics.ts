@@ -14,12 +14,13 @@ export const STAGE_SECONDS_BUCKETS: readonly number[] = [
 export interface PipelineMetrics {
   /** One run of a stage (nested stages as `map/stage`), in milliseconds. */
   observeStage(pipeline: string, stage: string, ms: number): void;
-  /** One finished pipeline request and its outcome. */
-  countRequest(pipeline: string, code: Code): void;
+  /** One finished pipeline request: its outcome and wall time, in milliseconds. */
+  finishRequest(pipeline: string, code: Code, ms: number): void;
 }
 
 /**
- * Registers `infergate_pipeline_stage_duration_seconds{pipeline,stage}` and
+ * Registers `infergate_pipeline_stage_duration_seconds{pipeline,stage}`,
+ * `infergate_pipeline_request_duration_seconds{pipeline}` (whole requests, every outcome) and
  * `infergate_pipeline_requests_total{pipeline,code}` (code as its name, e.g. "OK"). Call once
  * per registry: registering a name twice throws.
  */
@@ -30,6 +31,12 @@ export function createPipelineMetrics(registry: MetricsRegistry): PipelineMetric
     labelNames: ["pipeline", "stage"],
     buckets: [...STAGE_SECONDS_BUCKETS],
   });
+  const requestSeconds = registry.histogram({
+    name: "infergate_pipeline_request_duration_seconds",
+    help: "Wall time of one pipeline request, parse to response, in seconds",
+    labelNames: ["pipeline"],
+    buckets: [...STAGE_SECONDS_BUCKETS],
+  });
   const requests = registry.counter({
     name: "infergate_pipeline_requests_total",
     help: "Pipeline requests finished, by pipeline and gRPC status code",
@@ -37,6 +44,9 @@ export function createPipelineMetrics(registry: MetricsRegistry): PipelineMetric
   });
   return {
     observeStage: (pipeline, stage, ms) => stageSeconds.observe({ pipeline, stage }, ms / 1000),
-    countRequest: (pipeline, code) => requests.inc({ pipeline, code: Code[code] }),
+    finishRequest: (pipeline, code, ms) => {
+      requests.inc({ pipeline, code: Code[code] });
+      requestSeconds.observe({ pipeline }, ms / 1000);
+    },
   };
 }

@@ -32,6 +32,7 @@ export async function runPipeline(
   deps: RunPipelineDeps,
 ): Promise<PipelineResult> {
   const { metrics } = deps;
+  const startMs = performance.now();
   const timings: Record<string, number> | undefined = input.timings ? {} : undefined;
   let inferCalls = 0;
   const ctx: StageContext = {
@@ -51,13 +52,13 @@ export async function runPipeline(
     const initial = await runStage(parse, input, ctx);
     const final = await runStage(pipeline.chain, initial, ctx);
     const result = await runStage(respond, final, ctx);
-    metrics?.countRequest(pipeline.name, Code.OK);
+    metrics?.finishRequest(pipeline.name, Code.OK, performance.now() - startMs);
     return timings
       ? { pipeline: pipeline.name, result, timings: rounded(timings) }
       : { pipeline: pipeline.name, result };
   } catch (error) {
     const failure = InferError.from(error);
-    metrics?.countRequest(pipeline.name, failure.code);
+    metrics?.finishRequest(pipeline.name, failure.code, performance.now() - startMs);
     throw failure;
   }
 }

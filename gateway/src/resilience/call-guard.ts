@@ -54,6 +54,7 @@ export interface CallGuard<E extends Target> {
 }
 
 const STATE_VALUE: Record<BreakerState, number> = { closed: 0, halfOpen: 1, open: 2 };
+const BREAKER_STATES = Object.keys(STATE_VALUE) as BreakerState[];
 
 /** Creates the guard. */
 export function createCallGuard<E extends Target>(options: CallGuardOptions<E>): CallGuard<E> {
@@ -81,6 +82,8 @@ export function createCallGuard<E extends Target>(options: CallGuardOptions<E>):
       });
       entry = { endpoint, model, breaker };
       breakers.set(key, entry);
+      // Zero series from the start, so that rates and alerts see the first transition.
+      for (const to of BREAKER_STATES) metrics?.transitions.inc({ endpoint, model, to }, 0);
     }
     return entry.breaker;
   };
@@ -94,6 +97,12 @@ export function createCallGuard<E extends Target>(options: CallGuardOptions<E>):
         metrics?.shed.inc({ model, where: "gateway" }),
       );
       bulkheads.set(model, bulkhead);
+      // Zero series from the start, so that rates and alerts see the first event.
+      metrics?.shed.inc({ model, where: "gateway" }, 0);
+      metrics?.shed.inc({ model, where: "triton" }, 0);
+      metrics?.retries.inc({ model }, 0);
+      const fallback = models[name]?.fallback;
+      if (fallback) metrics?.degraded.inc({ model, fallback }, 0);
     }
     return bulkhead;
   };
