@@ -28,6 +28,7 @@ const EXPECTED: RegExp[] = [
   /"model_name":"simple".*"OUTPUT0".*"data":\[2,3,4,5/s,
   /"model_name":"simple".*"OUTPUT1".*"data":\[0,1,2,3/s,
   /"name":"simple-math".*"sum":\[17,17,17.*"timings":\{/s,
+  /"text":"Hello from infergate".*"text":"Invoice 2026-11 total 42\.50 EUR".*"timings":\{"parse"/s,
   /\{"error":".*nope/,
   /"name":"simple".*"state":"READY"/s,
   /infergate_http_requests_total.*\n.*nv_inference_request_success\{model=/s,

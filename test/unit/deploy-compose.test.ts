@@ -416,10 +416,12 @@ describe("docker compose stacks", () => {
     });
   }
 
-  it("merges the override the way Compose does: one gateway config mount per variant", () => {
+  it("merges the override the way Compose does: the variant's config (and GPU repository) in the gateway", () => {
     const mountsOf = (variant: string) =>
       mounts(loadStack(variant).services["gateway"]!).map((m) => m.source);
-    assert.deepEqual(mountsOf("p100"), ["./config/p100.yaml"]);
+    // GPU hosts also mount their generated repository, writable, for `repo push` in the gateway.
+    assert.deepEqual(mountsOf("p100"), ["./config/p100.yaml", "./model_repository_p100"]);
+    assert.deepEqual(mountsOf("t4"), ["./config/t4.yaml", "./model_repository_t4"]);
     assert.deepEqual(mountsOf("cpu"), ["./config/cpu.yaml"]);
   });
 

@@ -3,6 +3,14 @@ import { parseArgs } from "node:util";
 import { BUILD_NOTES } from "../repository/build-layout.js";
 import { type BuiltModel, buildRepository } from "../repository/build-repository.js";
 
+const USAGE = `usage: infergate repo build --target cpu|t4|p100 [--out DIR] [--repository model_repository]
+  cpu   ONNX Runtime on the CPU (the configs of model_repository/)
+  t4    TensorRT INT8 engines, 2 instances per GPU (Triton 24.12, TensorRT 10.7)
+  p100  TensorRT FP16 engines (no INT8 on sm_60; Triton 24.04, TensorRT 8.6)
+--out defaults to model_repository_<target>; it must be absent or empty. GPU outputs hold each
+engine's ONNX source and engines.tsv for deploy/build-engines.sh; BUILD.txt lists the next steps.
+`;
+
 /** Runs `repo build`; returns the process exit code. */
 export async function runRepoBuildCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -11,11 +19,12 @@ export async function runRepoBuildCommand(args: string[]): Promise<number> {
       target: { type: "string" },
       out: { type: "string" },
       repository: { type: "string", default: "model_repository" },
+      help: { type: "boolean", default: false },
     },
   });
-  if (!values.target) {
-    process.stderr.write("infergate repo build: --target cpu|t4|p100 is required\n");
-    return 2;
+  if (values.help || !values.target) {
+    (values.help ? process.stdout : process.stderr).write(USAGE);
+    return values.help ? 0 : 2;
   }
   const out = values.out ?? `model_repository_${values.target}`;
   const result = await buildRepository({
