@@ -31,6 +31,22 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   });
 }
 
+/**
+ * Which finished requests get an `info` line: `all`, or `failures`, the failed and the slow
+ * ones (the rest at `debug`). One line per request costs a noticeable share of a fast request's
+ * CPU; the metrics count every request either way.
+ */
+export interface RequestLogPolicy {
+  requests: "all" | "failures";
+  /** A request at least this slow is logged under `failures` too, ms. */
+  slowRequestMs: number;
+}
+
+/** Whether a finished request is logged at `info` (else `debug`) under `policy`. */
+export function logsAtInfo(policy: RequestLogPolicy, failed: boolean, durationMs: number): boolean {
+  return policy.requests === "all" || failed || durationMs >= policy.slowRequestMs;
+}
+
 /** A logger that drops everything. */
 export function silentLogger(): Logger {
   return createLogger({ level: "silent" });

@@ -713,6 +713,13 @@ describe("HTTP front end (scriptedCore)", () => {
       assert.equal(line["status"], 200);
       assert.equal(line["model"], "simple");
       assert.equal(typeof line["duration_ms"], "number");
+      // log.requests defaults to `failures`: a fast success is a debug line, a failure info.
+      assert.equal(line["level"], "debug");
+      await (
+        await fetch(h.url("/v2/models/nope"), { headers: { "x-request-id": "log-2" } })
+      ).arrayBuffer();
+      await waitFor(() => h.lines.some((l) => l["request_id"] === "log-2"));
+      assert.equal(h.lines.find((l) => l["request_id"] === "log-2")!["level"], "info");
     });
     it("counts by route pattern, method and code; never by raw URL", async () => {
       await (await fetch(h.url("/v2/models/simple"))).arrayBuffer();

@@ -8,6 +8,9 @@ type Subcommand = (args: string[]) => Promise<number>;
 const SUBCOMMANDS: Record<string, () => Promise<Subcommand>> = {
   prepare: async () => runPrepare,
   build: async () => (await import("./repo-build-command.js")).runRepoBuildCommand,
+  push: async () => (await import("./repo-update-command.js")).runRepoPush,
+  rollback: async () => (await import("./repo-update-command.js")).runRepoRollback,
+  watch: async () => (await import("./repo-update-command.js")).runRepoWatch,
 };
 
 /** Runs a repo subcommand; returns the process exit code. */

@@ -221,6 +221,12 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+      /**
+       * Which finished requests get an info line: `all`, or `failures` (failed ones and those
+       * slower than `slowRequestMs`; the rest at debug). Metrics count every request.
+       */
+      requests: z.enum(["all", "failures"]).default("failures"),
+      slowRequestMs: positiveInt.default(1000),
     })
     .prefault({}),
 });

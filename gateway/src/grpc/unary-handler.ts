@@ -11,6 +11,7 @@ import {
 } from "@grpc/grpc-js";
 import type { RequestContext } from "../core/gateway-core.js";
 import { Code, InferError } from "../errors.js";
+import { logsAtInfo } from "../log.js";
 import { toGrpcStatus } from "./map-error.js";
 import { requestContextOf, responseMetadata } from "./map-request.js";
 import type { GrpcServerDeps } from "./server-deps.js";
@@ -55,8 +56,10 @@ export function unaryHandler<Req, Res>(
         code: Code[outcome],
         duration_ms: Math.round((performance.now() - startMs) * 1000) / 1000,
       };
-      if (options.quiet) ctx.log.debug(fields, "grpc request");
-      else ctx.log.info(fields, "grpc request");
+      const failed = outcome !== Code.OK;
+      if (!options.quiet && logsAtInfo(deps.config.log, failed, fields.duration_ms)) {
+        ctx.log.info(fields, "grpc request");
+      } else ctx.log.debug(fields, "grpc request");
     };
     const trailers = new Metadata();
     Promise.resolve()

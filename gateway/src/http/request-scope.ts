@@ -6,7 +6,7 @@
 import type { NextFunction, Request, Response } from "express";
 import type { RequestContext } from "../core/gateway-core.js";
 import { Code, InferError } from "../errors.js";
-import type { Logger } from "../log.js";
+import { type Logger, logsAtInfo, type RequestLogPolicy } from "../log.js";
 import { type HttpMetrics, UNMATCHED_ROUTE } from "./http-metrics.js";
 import { createRequestContext, REQUEST_ID_HEADER, TIMEOUT_HEADER } from "./map-request.js";
 
@@ -28,6 +28,8 @@ export interface ScopeDeps {
   metrics: HttpMetrics;
   /** `triton.defaultTimeoutMs`: the deadline when the client sets none. */
   defaultTimeoutMs: number;
+  /** Which requests get an info line (`log.requests`, `log.slowRequestMs`). */
+  requestLog: RequestLogPolicy;
 }
 
 /** The scope of a request that passed the scope middleware. */
@@ -60,7 +62,7 @@ export function requestScope(deps: ScopeDeps) {
         controller.abort(new InferError(Code.CANCELLED, "the client closed the connection"));
       }
       deps.metrics.inFlight.dec();
-      record(req, res, scope, deps.metrics, startNs);
+      record(req, res, scope, deps, startNs);
     });
     next(headerError);
   };
@@ -70,9 +72,10 @@ function record(
   req: Request,
   res: Response,
   scope: RequestScope,
-  metrics: HttpMetrics,
+  deps: ScopeDeps,
   startNs: bigint,
 ): void {
+  const { metrics } = deps;
   const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
   const route = typeof req.route?.path === "string" ? req.route.path : UNMATCHED_ROUTE;
   const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED_STATUS;
@@ -89,5 +92,7 @@ function record(
     ...(scope.error?.cause === undefined ? {} : { err: scope.error.cause }),
   };
   if (status >= 500) scope.ctx.log.error(fields, "http request");
-  else scope.ctx.log.info(fields, "http request");
+  else if (logsAtInfo(deps.requestLog, status >= 400, fields.duration_ms)) {
+    scope.ctx.log.info(fields, "http request");
+  } else scope.ctx.log.debug(fields, "http request");
 }

@@ -77,6 +77,7 @@ function baseApp(deps: HttpDeps): Express {
       log: deps.log,
       metrics: deps.metrics,
       defaultTimeoutMs: deps.config.triton.defaultTimeoutMs,
+      requestLog: deps.config.log,
     }),
   );
   return app;
