@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Code, InferError } from "../../gateway/src/errors.js";
 import {
   type BatcherOptions,
   createDynamicBatcher,
   type DynamicBatcher,
   type EnqueueOptions,
-} from "../../gateway/src/models/dynamic-batcher.js";
+} from "../../gateway/src/batching/dynamic-batcher.js";
+import { Code, InferError } from "../../gateway/src/errors.js";
 
 interface Call {
   items: string[];

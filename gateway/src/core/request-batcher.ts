@@ -4,8 +4,8 @@
  * back. It saves Triton round trips when many small clients call a model that batches. Off by
  * default; a model without a batch dimension (max_batch_size 0) is never merged.
  */
-import { concatBatch, splitBatch } from "../models/batch-tensors.js";
-import { createDynamicBatcher, type DynamicBatcher } from "../models/dynamic-batcher.js";
+import { concatBatch, splitBatch } from "../batching/batch-tensors.js";
+import { createDynamicBatcher, type DynamicBatcher } from "../batching/dynamic-batcher.js";
 import type { Tensor } from "../protocol/tensor.js";
 
 /** One client request waiting to be merged; `T` carries what the sender needs of it. */

@@ -3,16 +3,16 @@
  * instance group) behind the dynamic batcher, with Triton's statistics and warmup.
  */
 import { join } from "node:path";
+import { concatBatch, splitBatch } from "../batching/batch-tensors.js";
+import { createDynamicBatcher } from "../batching/dynamic-batcher.js";
+import type { QueuePolicy } from "../batching/priority-queue.js";
 import { Code, InferError } from "../errors.js";
 import type { ModelConfig, ModelOutput, ModelQueuePolicy } from "../protocol/model-config.js";
 import type { Tensor } from "../protocol/tensor.js";
-import { concatBatch, splitBatch } from "./batch-tensors.js";
 import { type CheckedRequest, checkRequest } from "./check-request.js";
-import { createDynamicBatcher } from "./dynamic-batcher.js";
 import type { InferRequest, InferResult } from "./infer-request.js";
 import { type ExecutionTimes, type FailureReason, ModelStatistics } from "./model-statistics.js";
 import { createOrtSession, type OrtSession } from "./ort-session.js";
-import type { QueuePolicy } from "./priority-queue.js";
 import type { ServedModel } from "./served-model.js";
 import { warmupRequests } from "./warmup.js";
 

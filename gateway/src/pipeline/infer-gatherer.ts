@@ -5,8 +5,9 @@
  * same model with equal non-batch shapes, outputs and parameters are then joined along dim 0,
  * sent as one request of at most `max_batch_size` rows, and the outputs cut back per call.
  */
+
+import { concatBatch, splitBatch } from "../batching/batch-tensors.js";
 import type { CoreInferRequest, CoreInferResult } from "../core/gateway-core.js";
-import { concatBatch, splitBatch } from "../models/batch-tensors.js";
 import type { Tensor } from "../protocol/tensor.js";
 import type { ModelInfo, StageContext } from "./stage.js";
 

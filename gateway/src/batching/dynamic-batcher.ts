@@ -1,8 +1,9 @@
 /**
- * The scheduler of the embedded model server: Triton's dynamic batcher (and, with `dynamic`
- * false, its default scheduler), generic over the request payload and independent of ONNX
- * Runtime. Requests queue per priority level, are combined into batches of equal shape and run
- * on a fixed number of instances.
+ * Triton's dynamic batcher (and, with `dynamic` false, its default scheduler), generic over the
+ * request payload and independent of ONNX Runtime: the embedded model server schedules each
+ * model with it, and the gateway merges concurrent requests to one model with it
+ * (`core/request-batcher.ts`). Requests queue per priority level, are combined into batches of
+ * equal shape and run on a fixed number of instances.
  */
 import { Code, InferError } from "../errors.js";
 import { pickBatch } from "./batch-picker.js";
