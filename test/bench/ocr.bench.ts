@@ -11,7 +11,9 @@
  *
  * Reported: latency at concurrency 1 (p50, p90) and images/s at concurrency 1, 2 and 4; the
  * per-stage breakdown (mean ms per image from the pipeline's own timings; `map/stage` rows sum
- * the stage over a page's boxes, so they exceed the map's own wall time); per set, the
+ * the stage over a page's boxes, so they exceed the map's own wall time) and, per model, the
+ * model server's own figures (Triton's ModelStatistics: executions and compute_infer, the time
+ * from handing a batch to its ONNX Runtime worker thread to getting the outputs back); per set, the
  * character error rate (spaces count) of both engines against the ground truth and their time
  * per image (tesseract: one process per image, as a CLI user runs it). Targets from the OCR
  * issue: lower error than tesseract and at most 0.25 s per 1080p image at concurrency 1 on a
@@ -81,6 +83,7 @@ async function tesseract(dir: string, page: Page): Promise<{ lines: string[]; ms
 
 /** Speed on `pages` at concurrency 1 (ROUNDS passes) and throughput at 1, 2 and 4. */
 async function speed(ocr: OcrGateway, pages: Page[]) {
+  const before = modelFigures(ocr);
   const latencies: number[] = [];
   const stages: Record<string, number> = {};
   for (let round = 0; round < ROUNDS; round++) {
@@ -94,6 +97,19 @@ async function speed(ocr: OcrGateway, pages: Page[]) {
       }
     }
   }
+  const after = modelFigures(ocr);
+  const requests = ROUNDS * pages.length;
+  const models = [...after].flatMap(([name, [executions, inferNs]]) => {
+    const [executionsBefore, inferNsBefore] = before.get(name) ?? [0, 0];
+    if (executions === executionsBefore) return [];
+    return [
+      {
+        name,
+        executions: (executions - executionsBefore) / requests,
+        inferMs: (inferNs - inferNsBefore) / 1e6 / requests,
+      },
+    ];
+  });
   const throughput: [number, number][] = [];
   for (const concurrency of [1, 2, 4]) {
     const queue = [...pages, ...pages];
@@ -107,7 +123,17 @@ async function speed(ocr: OcrGateway, pages: Page[]) {
     );
     throughput.push([concurrency, (2 * pages.length) / ((performance.now() - start) / 1000)]);
   }
-  return { latencies, stages, throughput };
+  return { latencies, stages, models, throughput };
+}
+
+/** Per model on the embedded server: executions and compute_infer nanoseconds so far. */
+function modelFigures(ocr: OcrGateway): Map<string, [number, number]> {
+  return new Map(
+    ocr.models.manager.allServed().map((model) => {
+      const stats = model.statistics();
+      return [model.name, [stats.execution_count, stats.inference_stats.compute_infer.ns]];
+    }),
+  );
 }
 
 async function main(): Promise<void> {
@@ -129,7 +155,7 @@ async function main(): Promise<void> {
       for (const page of set.pages) await ocr.ocr(page.jpeg, "image/jpeg", set.query);
 
     const document = sets[0]!.pages;
-    const { latencies, stages, throughput } = await speed(ocr, document);
+    const { latencies, stages, models, throughput } = await speed(ocr, document);
     const p50 = percentile(latencies, 0.5);
 
     const rows: string[][] = [];
@@ -187,7 +213,12 @@ async function main(): Promise<void> {
     );
     console.log("per-stage breakdown (mean ms per image):");
     for (const [stage, ms] of Object.entries(stages))
-      console.log(`  ${stage.padEnd(22)} ${ms.toFixed(1).padStart(8)}`);
+      console.log(`  ${stage.padEnd(24)} ${ms.toFixed(1).padStart(8)}`);
+    console.log("\nmodel server, per image (executions, compute_infer ms):");
+    for (const { name, executions, inferMs } of models)
+      console.log(
+        `  ${name.padEnd(24)} ${executions.toFixed(1).padStart(8)} ${inferMs.toFixed(1).padStart(8)}`,
+      );
 
     console.log(`\naccuracy and time per image, ${PAGES} pages per set (CER: spaces count):`);
     const header = [

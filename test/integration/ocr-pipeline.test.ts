@@ -128,7 +128,7 @@ describe("ocr pipeline through the gateway and the embedded model server", () =>
       "boxes",
       "crop",
       "direction/ocr_cls",
-      "recognize/ocr_rec",
+      "recognize/ocr_rec_greedy",
       "text",
     ]) {
       assert.ok(stages.includes(stage), `timings name '${stage}': ${stages}`);

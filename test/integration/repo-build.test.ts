@@ -44,7 +44,7 @@ describe("repo build", () => {
   after(() => rm(folder, { recursive: true, force: true }));
 
   it("reports progress per model and lints clean, engines pending on GPU targets", () => {
-    assert.equal(progress.length, 18);
+    assert.equal(progress.length, 24);
     assert.deepEqual(built.get("cpu")!.lint.problems, []);
     assert.deepEqual(built.get("cpu")!.lint.pending, []);
     for (const target of ["t4", "p100"]) {
@@ -88,6 +88,8 @@ describe("repo build", () => {
       assert.ok(has(target, "ocr_rec/ppocr_keys_v1.txt"));
       assert.ok(has(target, "ocr_preprocess/1/model.onnx"));
       assert.ok(has(target, "ocr_det_uint8/1"));
+      assert.ok(has(target, "ocr_ctc_argmax/1/model.onnx"));
+      assert.ok(has(target, "ocr_rec_greedy/1"));
       assert.ok(has(target, "BUILD.txt"));
     }
   });
@@ -207,9 +209,16 @@ describe("repo build", () => {
       );
       assert.deepEqual(
         lines.slice(4),
-        ["ocr_det", "ocr_cls", "ocr_rec", "ocr_preprocess", "simple", "ocr_det_uint8"].map(
-          (m) => `curl -fsS http://127.0.0.1:18000/v2/models/${m}/ready`,
-        ),
+        [
+          "ocr_det",
+          "ocr_cls",
+          "ocr_rec",
+          "ocr_preprocess",
+          "ocr_ctc_argmax",
+          "simple",
+          "ocr_det_uint8",
+          "ocr_rec_greedy",
+        ].map((m) => `curl -fsS http://127.0.0.1:18000/v2/models/${m}/ready`),
       );
       // No calibration caches yet: a dry run warns, a real run would stop before any build.
       assert.match(stderr, /warning: ocr_rec: INT8 needs the calibration cache/);

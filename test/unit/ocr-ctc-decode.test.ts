@@ -7,12 +7,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { Code, InferError } from "../../gateway/src/errors.js";
-import { ctcGreedy, pathText } from "../../gateway/src/pipelines/stages/ctc-decode.js";
+import { openOrtSession } from "../../gateway/src/models/ort-runtime.js";
+import { ctcCollapse, ctcGreedy, pathText } from "../../gateway/src/pipelines/stages/ctc-decode.js";
 import {
   charsetOf,
   createDictionaryLoader,
 } from "../../gateway/src/pipelines/stages/dictionary.js";
 import { bucketWidth } from "../../gateway/src/pipelines/stages/width-buckets.js";
+import { makeTensor } from "../../gateway/src/protocol/tensor.js";
+import { buildCtcArgmaxModel } from "../../gateway/src/repository/model-sources.js";
 
 /** Probabilities over `classes` classes putting `p` on each step's class and the rest evenly. */
 function steps(classes: number, path: number[], p = 0.9): Float32Array {
@@ -53,6 +56,45 @@ describe("ctcGreedy and pathText", () => {
   it("reads a row of a batch at an offset", () => {
     const two = new Float32Array([...steps(5, [1, 2]), ...steps(5, [3, 3])]);
     assert.equal(pathText(ctcGreedy(two, 2, 5, 10), CHARSET).text, "c");
+  });
+});
+
+describe("ocr_ctc_argmax and ctcCollapse", () => {
+  it("give the path ctcGreedy gives, ties to the first class, in every row of a batch", async () => {
+    const classes = 5;
+    const rows = [
+      [1, 1, 0, 1, 3, 4, 4, 2],
+      [0, 2, 2, 0, 0, 3, 0, 1],
+    ];
+    const data = new Float32Array(rows.flatMap((row) => [...steps(classes, row, 0.7)]));
+    // A tie between classes 2 and 3 on the first row's last step: the first one wins.
+    data[7 * classes + 2] = 0.4;
+    data[7 * classes + 3] = 0.4;
+    data[7 * classes + 4] = 0.2;
+    const folder = await mkdtemp(join(tmpdir(), "ctc-argmax-"));
+    try {
+      const path = join(folder, "model.onnx");
+      await writeFile(path, buildCtcArgmaxModel());
+      const session = await openOrtSession(path, { intraOpThreads: 1 });
+      const input = makeTensor(
+        { name: "probabilities", datatype: "FP32", shape: [2, 8, classes] },
+        data,
+      );
+      const [best, maxima] = await session.run([input], ["best_class", "best_probability"]);
+      await session.release();
+      assert.equal(best!.datatype, "INT32");
+      assert.deepEqual(best!.shape, [2, 8]);
+      for (const row of [0, 1]) {
+        const slice = (t: typeof best) => (t!.data as Int32Array).subarray(8 * row, 8 * row + 8);
+        const got = ctcCollapse(
+          slice(best) as Int32Array,
+          (maxima!.data as Float32Array).subarray(8 * row, 8 * row + 8),
+        );
+        assert.deepEqual(got, ctcGreedy(data, 8, classes, 8 * classes * row));
+      }
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 });
 

@@ -62,6 +62,14 @@ describe("repo build: configs per target", () => {
     }
   });
 
+  it("cpu: two one-thread ocr_rec instances, one-thread ocr_ctc_argmax", () => {
+    const configs = configsFor(TARGETS.cpu);
+    assert.deepEqual(configs.get("ocr_rec")?.instance_group, [{ count: 2, kind: "KIND_CPU" }]);
+    assert.deepEqual(configs.get("ocr_ctc_argmax")?.parameters, {
+      intra_op_thread_count: { string_value: "1" },
+    });
+  });
+
   for (const name of TARGET_NAMES) {
     it(`${name}: printed configs parse back to the generated message, comments included`, () => {
       const target = TARGETS[name];
@@ -111,6 +119,13 @@ describe("repo build: configs per target", () => {
       assert.equal(configs.get("ocr_det_uint8")?.platform, "ensemble");
       assert.equal(configs.get("ocr_det_uint8")?.instance_group, undefined);
       assert.deepEqual(configs.get("simple")?.instance_group, [{ count: 1, kind: "KIND_CPU" }]);
+      // The per-step argmax stays next to ocr_rec's output on the device, threads Triton's.
+      assert.equal(configs.get("ocr_ctc_argmax")?.platform, "onnxruntime_onnx");
+      assert.deepEqual(configs.get("ocr_ctc_argmax")?.instance_group, [
+        { count: 1, kind: "KIND_GPU", gpus: [0] },
+      ]);
+      assert.equal(configs.get("ocr_ctc_argmax")?.parameters, undefined);
+      assert.equal(configs.get("ocr_rec_greedy")?.platform, "ensemble");
     });
   }
 

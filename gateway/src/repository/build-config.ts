@@ -54,7 +54,7 @@ export function generateModelConfig(inputs: ConfigInputs): ModelConfig {
     max_batch_size: spec.maxBatchSize,
     input: modelInputs(spec, signature, fromOnnx),
     output: modelOutputs(spec, signature),
-    instance_group: [instanceGroup(placement, target)],
+    instance_group: [instanceGroup(spec, placement, target)],
   };
   if (fromOnnx) config.default_model_filename = "model.plan";
   const batching = dynamicBatching(spec, placement);
@@ -62,18 +62,25 @@ export function generateModelConfig(inputs: ConfigInputs): ModelConfig {
   if (fromOnnx && target.gpu) {
     config.parameters = { engine_precision: { string_value: target.gpu.precision } };
   }
+  if (placement === "cpu" && spec.cpuIntraOpThreads !== undefined) {
+    config.parameters = { intra_op_thread_count: { string_value: String(spec.cpuIntraOpThreads) } };
+  }
   if (spec.warmup) config.model_warmup = spec.warmup;
   return config;
 }
 
-function instanceGroup(placement: Placement, target: Target): ModelInstanceGroup {
+function instanceGroup(
+  spec: ModelBuildSpec,
+  placement: Placement,
+  target: Target,
+): ModelInstanceGroup {
   switch (placement) {
     case "tensorrt":
       return { count: target.gpu?.instancesPerGpu ?? 1, kind: "KIND_GPU", gpus: [0] };
     case "onnxruntime-gpu":
       return { count: 1, kind: "KIND_GPU", gpus: [0] };
     default:
-      return { count: 1, kind: "KIND_CPU" };
+      return { count: spec.cpuInstances ?? 1, kind: "KIND_CPU" };
   }
 }
 

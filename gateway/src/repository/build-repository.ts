@@ -131,8 +131,8 @@ async function buildModel(
 }
 
 /**
- * The printed config with its comments: the heading, and the batching comment above
- * `dynamic_batching`. Read back, it must give the same message, or the build stops.
+ * The printed config with its comments: the heading, the batching comment above
+ * `dynamic_batching` and, on the CPU, the instances comment above `instance_group`. Read back, it must give the same message, or the build stops.
  */
 export function configText(
   spec: ModelBuildSpec,
@@ -146,8 +146,11 @@ export function configText(
     throw new Error(`${spec.name}: the printed config.pbtxt does not read back as generated`);
   }
   const heading = configComment(spec, target, placement).map((line) => `# ${line}`);
-  const body = spec.batchingComment
+  let body = spec.batchingComment
     ? printed.replace(/^dynamic_batching /m, `# ${spec.batchingComment}\ndynamic_batching `)
     : printed;
+  if (spec.instancesComment && placement === "cpu") {
+    body = body.replace(/^instance_group /m, `# ${spec.instancesComment}\ninstance_group `);
+  }
   return `${heading.join("\n")}\n${body}`;
 }

@@ -48,6 +48,18 @@ export interface ModelBuildSpec {
   outputs: OutputBuildSpec[];
   /** On the cpu target (and for models that stay on ONNX Runtime). */
   dynamicBatching?: ModelDynamicBatching;
+  /**
+   * Instances where the model runs on the CPU; default 1. The embedded server gives each
+   * cores / instances intra-op threads.
+   */
+  cpuInstances?: number;
+  /**
+   * ONNX Runtime intra-op threads per instance where the model runs on the CPU (Triton's
+   * `intra_op_thread_count` parameter); default: the server's choice (cores / instances).
+   */
+  cpuIntraOpThreads?: number;
+  /** A comment line printed above `instance_group` where the model runs on the CPU. */
+  instancesComment?: string;
   /** A comment line printed above `dynamic_batching`. */
   batchingComment?: string;
   warmup?: ModelWarmup[];
@@ -68,6 +80,10 @@ export interface ModelBuildSpec {
 const DETECTION_SIDE = { min: 32, opt: 640, max: 960 } as const;
 /** Strip widths the recognizer sees: width buckets 128..2560 px (see `pipelines/ocr.ts`). */
 const STRIP_WIDTH = { min: 128, opt: 320, max: 2560 } as const;
+/** The recognizer's time steps: one per 8 px of strip width. */
+const STRIP_STEPS = { min: 16, opt: 40, max: 320 } as const;
+/** The recognizer's classes: blank, the 6623 lines of ppocr_keys_v1.txt, space. */
+const REC_CLASSES = 6625;
 
 /** The build description of every model in `MODEL_SOURCES`, by name. */
 export const MODEL_BUILDS: Readonly<Record<string, ModelBuildSpec>> = {
@@ -132,6 +148,9 @@ export const MODEL_BUILDS: Readonly<Record<string, ModelBuildSpec>> = {
       max_queue_delay_microseconds: 2000,
       default_queue_policy: { max_queue_size: 1024 },
     },
+    cpuInstances: 2,
+    instancesComment:
+      "Two instances of one intra-op thread each: a page's strips run side by side on two cores.",
     warmup: [zeroWarmup("zeros_320", "x", [3, 48, 320])],
     gpu: {
       placement: "tensorrt",
@@ -182,6 +201,55 @@ export const MODEL_BUILDS: Readonly<Record<string, ModelBuildSpec>> = {
           model_version: -1,
           input_map: { x: "normalized" },
           output_map: { "sigmoid_0.tmp_0": "sigmoid_0.tmp_0" },
+        },
+      ],
+    },
+  },
+  ocr_ctc_argmax: {
+    name: "ocr_ctc_argmax",
+    comment: [
+      "Greedy CTC's per-step reduction of ocr_rec's output: the best class and its probability over",
+      "the 6625 classes. Its ONNX file is built in code (gateway/src/repository/model-sources.ts) by",
+      "`infergate repo prepare`.",
+    ],
+    maxBatchSize: 32,
+    inputs: [{ name: "probabilities", shape: [STRIP_STEPS, REC_CLASSES] }],
+    // A fraction of a millisecond per strip: a thread pool's wake-ups cost more than they save.
+    cpuIntraOpThreads: 1,
+    outputs: [{ name: "best_class" }, { name: "best_probability" }],
+    gpu: {
+      placement: "onnxruntime-gpu",
+      reason:
+        "two reductions over the class axis with nothing to quantize; ONNX Runtime on the GPU reads ocr_rec's probabilities where they are, on the device",
+    },
+  },
+  ocr_rec_greedy: {
+    name: "ocr_rec_greedy",
+    comment: [
+      "Text recognition answering what greedy CTC decoding needs: ocr_rec then ocr_ctc_argmax,",
+      "chained inside Triton so that per time step 2 numbers leave the server instead of 6625",
+      "probabilities (about 3 MB per line of text).",
+    ],
+    maxBatchSize: 32,
+    inputs: [],
+    outputs: [],
+    gpu: {
+      placement: "ensemble",
+      reason: "an ensemble on every target: Triton chains its steps wherever they run",
+    },
+    ensemble: {
+      step: [
+        {
+          model_name: "ocr_rec",
+          model_version: -1,
+          input_map: { x: "x" },
+          output_map: { "softmax_11.tmp_0": "probabilities" },
+        },
+        {
+          model_name: "ocr_ctc_argmax",
+          model_version: -1,
+          input_map: { probabilities: "probabilities" },
+          output_map: { best_class: "best_class", best_probability: "best_probability" },
         },
       ],
     },

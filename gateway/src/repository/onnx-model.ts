@@ -1,7 +1,7 @@
 /**
  * The onnx-proto adapter: the one module that reads and writes ONNX model files. It reads a
  * model's graph inputs and outputs (for `infergate lint`) and encodes small graphs built in code
- * (the `simple` model, `ocr_preprocess`), so no model bytes are ever written by hand.
+ * (the `simple` model, `ocr_preprocess`, `ocr_ctc_argmax`), so no model bytes are ever written by hand.
  */
 import { readFile } from "node:fs/promises";
 import type { onnx as OnnxTypes } from "onnx-proto";
@@ -30,6 +30,13 @@ const ONNX_TO_WIRE: ReadonlyMap<number, string> = new Map([
 const WIRE_TO_ONNX: ReadonlyMap<string, number> = new Map(
   [...ONNX_TO_WIRE].map(([onnxType, wire]) => [wire, onnxType]),
 );
+
+/** The ONNX element type (`TensorProto.DataType`) of a wire datatype, e.g. for Cast's `to`. */
+export function onnxElementType(datatype: string): number {
+  const elemType = WIRE_TO_ONNX.get(datatype);
+  if (elemType === undefined) throw new Error(`no ONNX element type for ${datatype}`);
+  return elemType;
+}
 
 /** One graph input or output: its wire datatype and dims, `-1` for a symbolic or unknown dim. */
 export interface OnnxTensorInfo {
@@ -89,6 +96,8 @@ export interface GraphNodeSpec {
   inputs: string[];
   outputs: string[];
   name?: string;
+  /** Integer attributes (`axis: 2`, `axes: [2]`); default none, so the operator's defaults. */
+  attributes?: Record<string, number | readonly number[]>;
 }
 
 /**
@@ -130,6 +139,9 @@ export function encodeOnnxGraph(spec: GraphSpec): Uint8Array {
         opType: n.opType,
         input: n.inputs,
         output: n.outputs,
+        attribute: Object.entries(n.attributes ?? {}).map(([name, value]) =>
+          nodeAttribute(name, value),
+        ),
       })),
       input: spec.inputs.map(valueInfo),
       output: spec.outputs.map(valueInfo),
@@ -137,6 +149,14 @@ export function encodeOnnxGraph(spec: GraphSpec): Uint8Array {
     },
   });
   return onnx.ModelProto.encode(model).finish();
+}
+
+/** An INT attribute, or INTS for a list. */
+function nodeAttribute(name: string, value: number | readonly number[]): OnnxTypes.IAttributeProto {
+  const { AttributeType } = onnx.AttributeProto;
+  return typeof value === "number"
+    ? { name, type: AttributeType.INT, i: value }
+    : { name, type: AttributeType.INTS, ints: [...value] };
 }
 
 /** Typed arrays of the initializer datatypes, whose bytes are `raw_data` (little-endian hosts). */

@@ -20,24 +20,39 @@ export function ctcGreedy(
   classes: number,
   offset = 0,
 ): CtcPath {
-  const path: CtcPath = { classes: [], probabilities: [] };
-  let previous = -1;
+  const best = new Int32Array(steps);
+  const bestProbabilities = new Float32Array(steps);
   for (let t = 0; t < steps; t++) {
     const row = offset + t * classes;
-    let best = 0;
+    let bestClass = 0;
     let bestP = probabilities[row]!;
     for (let c = 1; c < classes; c++) {
       const p = probabilities[row + c]!;
       if (p > bestP) {
         bestP = p;
-        best = c;
+        bestClass = c;
       }
     }
-    if (best !== 0 && best !== previous) {
-      path.classes.push(best);
-      path.probabilities.push(bestP);
+    best[t] = bestClass;
+    bestProbabilities[t] = bestP;
+  }
+  return ctcCollapse(best, bestProbabilities);
+}
+
+/**
+ * The path of per-step best classes and their probabilities (as `ocr_ctc_argmax` returns them,
+ * the first of equal maxima): repeats collapsed, blanks (class 0) dropped.
+ */
+export function ctcCollapse(best: Int32Array, probabilities: Float32Array): CtcPath {
+  const path: CtcPath = { classes: [], probabilities: [] };
+  let previous = -1;
+  for (let t = 0; t < best.length; t++) {
+    const c = best[t]!;
+    if (c !== 0 && c !== previous) {
+      path.classes.push(c);
+      path.probabilities.push(probabilities[t]!);
     }
-    previous = best;
+    previous = c;
   }
   return path;
 }

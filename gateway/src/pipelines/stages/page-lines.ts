@@ -13,8 +13,6 @@ import { readingOrder } from "./reading-order.js";
 export interface ReadStrip {
   box: TextBox;
   path: CtcPath;
-  /** Classes in the recognizer's output, to check against the dictionary. */
-  classes: number;
 }
 
 /** One line of the answer. */
@@ -35,6 +33,8 @@ export interface PageLines {
 
 /** How {@link pageLines} filters and scales. */
 export interface PageLinesOptions {
+  /** Classes in the recognizer's output, to check against the dictionary. */
+  classes: number;
   minConfidence: number;
   /** Original pixels per working pixel. */
   scaleX: number;
@@ -50,14 +50,14 @@ export function pageLines(
   charset: readonly string[],
   options: PageLinesOptions,
 ): PageLines {
+  if (options.classes !== charset.length) {
+    throw new InferError(
+      Code.INTERNAL,
+      `the recognizer has ${options.classes} classes but its dictionary gives ${charset.length}`,
+    );
+  }
   const lines: OcrLine[] = [];
   for (const strip of strips) {
-    if (strip.classes !== charset.length) {
-      throw new InferError(
-        Code.INTERNAL,
-        `the recognizer has ${strip.classes} classes but its dictionary gives ${charset.length}`,
-      );
-    }
     const { text, confidence } = pathText(strip.path, charset);
     if (text.trim() === "" || confidence < options.minConfidence) continue;
     const box = strip.box.quad.map(

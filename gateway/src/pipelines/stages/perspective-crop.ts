@@ -105,9 +105,18 @@ export function perspectiveCrop(image: RgbImage, quad: Quad, options: CropOption
   const sy = clampInt(Math.round(size.height / outHeight), 1, maxSamples);
   const out = new Uint8Array(outWidth * outHeight * 3);
   const rgb = new Float64Array(3);
-  const wx = new Float64Array(4);
-  const wy = new Float64Array(4);
   const n = sx * sy;
+  const [h0, h1, h2, h3, h4, h5, h6, h7, h8] = [
+    h[0]!,
+    h[1]!,
+    h[2]!,
+    h[3]!,
+    h[4]!,
+    h[5]!,
+    h[6]!,
+    h[7]!,
+    h[8]!,
+  ];
   for (let y = 0; y < outHeight; y++) {
     for (let x = 0; x < outWidth; x++) {
       let r = 0;
@@ -117,10 +126,10 @@ export function perspectiveCrop(image: RgbImage, quad: Quad, options: CropOption
         const ty = y + (j + 0.5) / sy - 0.5;
         for (let i = 0; i < sx; i++) {
           const tx = x + (i + 0.5) / sx - 0.5;
-          const w = h[6]! * tx + h[7]! * ty + h[8]!;
-          const u = (h[0]! * tx + h[1]! * ty + h[2]!) / w;
-          const v = (h[3]! * tx + h[4]! * ty + h[5]!) / w;
-          sampleBicubic(image, u, v, rgb, wx, wy);
+          const w = h6 * tx + h7 * ty + h8;
+          const u = (h0 * tx + h1 * ty + h2) / w;
+          const v = (h3 * tx + h4 * ty + h5) / w;
+          sampleBicubic(image, u, v, rgb);
           r += rgb[0]!;
           g += rgb[1]!;
           b += rgb[2]!;
@@ -150,15 +159,12 @@ function cubic(d: number): number {
  * Bicubic sample (Keys 1981) at pixel-center coordinates `(x, y)`, edges replicated, into
  * `out`. Sharper than bilinear when a small text box is enlarged to the strip's height, which
  * the recognizer reads markedly better (it drops fewer spaces between words).
+ *
+ * The crop's hot loop (about 10^6 samples per 1080p page): weights and the four clamped row and
+ * column offsets are computed once per sample rather than per tap, in locals, summing in the
+ * same order as the plain 4 x 4 loop so that the result is bit for bit the same.
  */
-function sampleBicubic(
-  image: RgbImage,
-  x: number,
-  y: number,
-  out: Float64Array,
-  wx: Float64Array,
-  wy: Float64Array,
-): void {
+function sampleBicubic(image: RgbImage, x: number, y: number, out: Float64Array): void {
   const { data, width, height } = image;
   const cx = Math.min(Math.max(x, 0), width - 1);
   const cy = Math.min(Math.max(y, 0), height - 1);
@@ -166,32 +172,32 @@ function sampleBicubic(
   const y0 = Math.floor(cy);
   const fx = cx - x0;
   const fy = cy - y0;
-  wx[0] = cubic(fx + 1);
-  wx[1] = cubic(fx);
-  wx[2] = cubic(1 - fx);
-  wx[3] = cubic(2 - fx);
-  wy[0] = cubic(fy + 1);
-  wy[1] = cubic(fy);
-  wy[2] = cubic(1 - fy);
-  wy[3] = cubic(2 - fy);
+  const wx0 = cubic(fx + 1);
+  const wx1 = cubic(fx);
+  const wx2 = cubic(1 - fx);
+  const wx3 = cubic(2 - fx);
+  // Column byte offsets, edges replicated.
+  const c0 = (x0 > 0 ? x0 - 1 : 0) * 3;
+  const c1 = x0 * 3;
+  const c2 = (x0 + 1 < width ? x0 + 1 : width - 1) * 3;
+  const c3 = (x0 + 2 < width ? x0 + 2 : width - 1) * 3;
+  const rowBytes = width * 3;
   let r = 0;
   let g = 0;
   let b = 0;
   for (let j = 0; j < 4; j++) {
     const yy = y0 + j - 1;
-    const row = (yy < 0 ? 0 : yy >= height ? height - 1 : yy) * width;
-    let rr = 0;
-    let gg = 0;
-    let bb = 0;
-    for (let i = 0; i < 4; i++) {
-      const xx = x0 + i - 1;
-      const at = (row + (xx < 0 ? 0 : xx >= width ? width - 1 : xx)) * 3;
-      const weight = wx[i]!;
-      rr += data[at]! * weight;
-      gg += data[at + 1]! * weight;
-      bb += data[at + 2]! * weight;
-    }
-    const weight = wy[j]!;
+    const row = (yy < 0 ? 0 : yy >= height ? height - 1 : yy) * rowBytes;
+    const a0 = row + c0;
+    const a1 = row + c1;
+    const a2 = row + c2;
+    const a3 = row + c3;
+    const rr = data[a0]! * wx0 + data[a1]! * wx1 + data[a2]! * wx2 + data[a3]! * wx3;
+    const gg =
+      data[a0 + 1]! * wx0 + data[a1 + 1]! * wx1 + data[a2 + 1]! * wx2 + data[a3 + 1]! * wx3;
+    const bb =
+      data[a0 + 2]! * wx0 + data[a1 + 2]! * wx1 + data[a2 + 2]! * wx2 + data[a3 + 2]! * wx3;
+    const weight = cubic(j === 0 ? fy + 1 : j === 1 ? fy : j === 2 ? 1 - fy : 2 - fy);
     r += rr * weight;
     g += gg * weight;
     b += bb * weight;
