@@ -349,6 +349,7 @@ export class ModelManager {
       modelDir: folder.path,
       version,
       intraOpThreads: this.threadsFor(config),
+      allowSpinning: config.parameters?.["intra_op_allow_spinning"]?.string_value === "1",
     });
   }
 

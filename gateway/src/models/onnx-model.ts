@@ -24,6 +24,8 @@ export interface OnnxModelOptions {
   version: number;
   /** ONNX Runtime intra-op threads per instance. */
   intraOpThreads: number;
+  /** Whether those threads spin between operators (see `OrtSessionOptions`); default false. */
+  allowSpinning?: boolean;
 }
 
 interface BatchItem {
@@ -54,7 +56,12 @@ export async function loadOnnxModel(options: OnnxModelOptions): Promise<ServedMo
   const sessions: OrtSession[] = [];
   try {
     for (let i = 0; i < instanceCountOf(config); i++) {
-      sessions.push(await createOrtSession(path, { intraOpThreads: options.intraOpThreads }));
+      sessions.push(
+        await createOrtSession(path, {
+          intraOpThreads: options.intraOpThreads,
+          allowSpinning: options.allowSpinning ?? false,
+        }),
+      );
     }
   } catch (error: unknown) {
     await Promise.all(sessions.map((s) => s.release()));
