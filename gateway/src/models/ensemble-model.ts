@@ -27,6 +27,20 @@ export function createEnsembleModel(options: EnsembleOptions): ServedModel {
   const name = config.name ?? "";
   const steps = config.ensemble_scheduling?.step ?? [];
   const stats = new ModelStatistics(name, String(version));
+  // A tensor read by one step only, and not an output of the ensemble, is given up to that step
+  // (its buffer may move to the model's instance uncopied).
+  const readers = new Map<string, number>();
+  for (const step of steps) {
+    for (const tensor of Object.values(step.input_map ?? {})) {
+      readers.set(tensor, (readers.get(tensor) ?? 0) + 1);
+    }
+  }
+  const ensembleInputs = new Set((config.input ?? []).map((i) => i.name ?? ""));
+  const ensembleOutputs = new Set((config.output ?? []).map((o) => o.name ?? ""));
+  const givenUp = (tensor: string, parent: InferRequest) =>
+    readers.get(tensor) === 1 &&
+    !ensembleOutputs.has(tensor) &&
+    (!ensembleInputs.has(tensor) || parent.inputsTransferable === true);
   let inFlight = 0;
   let unloading = false;
   let idle: (() => void) | undefined;
@@ -78,6 +92,7 @@ export function createEnsembleModel(options: EnsembleOptions): ServedModel {
       priority: parent.priority,
       timeoutUs: parent.timeoutUs,
       signal: parent.signal,
+      inputsTransferable: Object.values(step.input_map ?? {}).every((t) => givenUp(t, parent)),
     });
     return result.outputs.map((t) => ({ ...t, name: outputMap[t.name] ?? t.name }) as Tensor);
   };

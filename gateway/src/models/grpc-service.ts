@@ -156,7 +156,8 @@ export function createInferenceService(deps: ModelServiceDeps): UntypedServiceIm
   ): Promise<ModelInferResponseMessage> => {
     const request = toInferRequest(message, signal, deps.limits);
     const model = manager.get(request.modelName, request.modelVersion);
-    const result = await model.infer(request);
+    // Decoded from this message and answered from the outputs: nothing reads the inputs after.
+    const result = await model.infer({ ...request, inputsTransferable: true });
     return encodeInferResponseMessage(result);
   };
 

@@ -25,6 +25,12 @@ export interface InferRequest {
   timeoutUs?: number;
   /** Fires when the client cancels or its deadline passes. */
   signal?: AbortSignal;
+  /**
+   * The caller never reads `inputs` again (a request decoded from the wire, an ensemble's
+   * intermediate tensor with one consumer), so their buffers may move to a model instance's
+   * thread without a copy. Default false.
+   */
+  inputsTransferable?: boolean;
 }
 
 /** One inference result. */

@@ -30,6 +30,8 @@ export interface OnnxModelOptions {
 
 interface BatchItem {
   checked: CheckedRequest;
+  /** The request's `inputsTransferable`: its buffers may move to the instance uncopied. */
+  transferable?: boolean;
 }
 
 interface ItemResult {
@@ -80,7 +82,9 @@ export async function loadOnnxModel(options: OnnxModelOptions): Promise<ServedMo
         ? first.inputs
         : first.inputs.map((_, k) => concatBatch(items.map((i) => i.checked.inputs[k]!)));
     const t1 = process.hrtime.bigint();
-    const outputs = await sessions[instance]!.run(inputs, first.outputNames);
+    // A joined batch is a fresh buffer nobody else holds; a lone request's may be given up.
+    const inputsOwned = items.length > 1 || items[0]!.transferable === true;
+    const outputs = await sessions[instance]!.run(inputs, first.outputNames, { inputsOwned });
     const t2 = process.hrtime.bigint();
     const shaped = outputs.map((t) => toConfigShape(t, outputsByName.get(t.name), maxBatchSize));
     const pieces =
@@ -153,7 +157,7 @@ export async function loadOnnxModel(options: OnnxModelOptions): Promise<ServedMo
       try {
         const checked = checkRequest(config, request);
         const done = await batcher.enqueue(
-          { checked },
+          { checked, transferable: request.inputsTransferable ?? false },
           {
             batchSize: checked.batchSize,
             shapeKey: checked.shapeKey,

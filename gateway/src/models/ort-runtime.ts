@@ -32,8 +32,16 @@ export interface OrtSessionOptions {
 export interface OrtSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  /** Runs the model; returns the requested outputs in the order asked. */
-  run(inputs: readonly Tensor[], outputNames: readonly string[]): Promise<Tensor[]>;
+  /**
+   * Runs the model; returns the requested outputs in the order asked. `inputsOwned`: the caller
+   * never reads `inputs` again, so a session in another thread may take their buffers without
+   * copying them (default false: it copies).
+   */
+  run(
+    inputs: readonly Tensor[],
+    outputNames: readonly string[],
+    options?: { inputsOwned?: boolean },
+  ): Promise<Tensor[]>;
   /** Frees the native session. */
   release(): Promise<void>;
 }

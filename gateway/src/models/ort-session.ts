@@ -86,17 +86,18 @@ export function createOrtSession(
     return {
       inputNames,
       outputNames,
-      run(inputs, wanted) {
+      run(inputs, wanted, runOptions) {
         if (failure) return Promise.reject(failure);
         const id = nextId++;
-        // The caller keeps its tensors (warmup reuses them, a batch may share them): send copies,
-        // moved by transfer so that the copy is the only one made.
+        // A caller that keeps its tensors (warmup reuses them, an ensemble may feed one to two
+        // steps) gets them copied, the copies moved by transfer; owned inputs move as they are
+        // (views into larger buffers are still copied: see transferListOf).
         const sent = inputs.map((t) => ({ ...t }) as Tensor);
         return new Promise<Tensor[]>((resolveRun, rejectRun) => {
           pending.set(id, { resolve: resolveRun, reject: rejectRun });
           worker.postMessage(
             { type: "run", id, inputs: sent, outputNames: [...wanted] },
-            transferListOf(sent, true),
+            transferListOf(sent, !runOptions?.inputsOwned),
           );
         });
       },
