@@ -13,7 +13,7 @@ import {
   charsetOf,
   createDictionaryLoader,
 } from "../../gateway/src/pipelines/stages/dictionary.js";
-import { bucketWidth } from "../../gateway/src/pipelines/stages/width-buckets.js";
+import { bucketWidth, stripBuckets } from "../../gateway/src/pipelines/stages/width-buckets.js";
 import { makeTensor } from "../../gateway/src/protocol/tensor.js";
 import { buildCtcArgmaxModel } from "../../gateway/src/repository/model-sources.js";
 
@@ -139,4 +139,9 @@ describe("bucketWidth", () => {
   for (const { input, output } of cases) {
     it(`${input} px -> ${output} px`, () => assert.equal(bucketWidth(input, buckets), output));
   }
+  it("stripBuckets: the widest bucket is the widest strip rounded up to a step", () => {
+    const settings = { bucketStep: 64, minBucketWidth: 128, maxStripWidth: 2500 };
+    assert.deepEqual(stripBuckets(settings), { step: 64, min: 128, max: 2560 });
+    assert.equal(stripBuckets({ ...settings, maxStripWidth: 2560 }).max, 2560);
+  });
 });

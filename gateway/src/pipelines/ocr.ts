@@ -47,7 +47,7 @@ import { type PageLines, pageLines, type ReadStrip } from "./stages/page-lines.j
 import { expandQuad, perspectiveCrop, uprightQuad } from "./stages/perspective-crop.js";
 import { type RgbImage, rotate180 } from "./stages/rgb-image.js";
 import { classifierTensor, stripTensor } from "./stages/strip-tensor.js";
-import { bucketWidth } from "./stages/width-buckets.js";
+import { bucketWidth, stripBuckets } from "./stages/width-buckets.js";
 
 /** Triton models and their tensors (see model_repository/<model>/config.pbtxt). */
 const DET = { float: "ocr_det", uint8: "ocr_det_uint8", output: "sigmoid_0.tmp_0" } as const;
@@ -180,15 +180,7 @@ function settingsOf(options: OcrOptions): OcrSettings {
 /** Builds the chain; see the module comment. */
 function buildOcr(options: OcrOptions): Stage<PipelineInput, PageLines> {
   const dictionary = createDictionaryLoader(join(options.repository, DICTIONARY_FILE));
-  const buckets = {
-    step: options.bucketStep,
-    min: options.minBucketWidth,
-    max: bucketWidth(options.maxStripWidth, {
-      step: options.bucketStep,
-      min: options.minBucketWidth,
-      max: Number.POSITIVE_INFINITY,
-    }),
-  };
+  const buckets = stripBuckets(options);
 
   // Decoded pages take most of the stage cache; detection inputs are a quarter their size.
   const cacheBytes = options.stageCacheBytes;

@@ -14,6 +14,19 @@ export interface BucketOptions {
   max: number;
 }
 
+/**
+ * The buckets of `step` and `min` whose widest is `maxStripWidth` rounded up to a bucket (the
+ * OCR pipeline's settings; calibration uses the same).
+ */
+export function stripBuckets(settings: {
+  bucketStep: number;
+  minBucketWidth: number;
+  maxStripWidth: number;
+}): BucketOptions {
+  const { bucketStep: step, minBucketWidth: min } = settings;
+  return { step, min, max: bucketWidth(settings.maxStripWidth, { step, min, max: Infinity }) };
+}
+
 /** The bucket width of a strip `width` px wide: the next multiple of `step` in [min, max]. */
 export function bucketWidth(width: number, options: BucketOptions): number {
   const rounded = Math.ceil(width / options.step) * options.step;

@@ -16,7 +16,7 @@ import { decodeImage, resizeImage } from "../../pipelines/stages/image.js";
 import { perspectiveCrop } from "../../pipelines/stages/perspective-crop.js";
 import type { RgbImage } from "../../pipelines/stages/rgb-image.js";
 import { classifierTensor, stripTensor } from "../../pipelines/stages/strip-tensor.js";
-import { bucketWidth } from "../../pipelines/stages/width-buckets.js";
+import { bucketWidth, stripBuckets } from "../../pipelines/stages/width-buckets.js";
 import type { Tensor } from "../../protocol/tensor.js";
 
 /** The recognizer's and classifier's strip height, px (their configs' dims [3, 48, ...]). */
@@ -31,15 +31,7 @@ const decodeOptions = {
 };
 
 /** The pipeline's width buckets for recognition (see `buildOcr` in `pipelines/ocr.ts`). */
-const BUCKETS = {
-  step: OCR_DEFAULTS.bucketStep,
-  min: OCR_DEFAULTS.minBucketWidth,
-  max: bucketWidth(OCR_DEFAULTS.maxStripWidth, {
-    step: OCR_DEFAULTS.bucketStep,
-    min: OCR_DEFAULTS.minBucketWidth,
-    max: Number.POSITIVE_INFINITY,
-  }),
-};
+const BUCKETS = stripBuckets(OCR_DEFAULTS);
 
 /** A strip image as the crop stage makes it: the whole image warped to 48 px high. */
 async function stripOf(bytes: Uint8Array): Promise<RgbImage> {
