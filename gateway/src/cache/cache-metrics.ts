@@ -16,7 +16,7 @@ export type StoreOperation = "get" | "set" | "lease" | "flush";
 const STORE_OPERATIONS: readonly StoreOperation[] = ["get", "set", "lease", "flush"];
 
 /** Why a result was not stored. */
-export type NotStoredReason = "too_large" | "no_store" | "version_changed";
+export type NotStoredReason = "too_large" | "no_store" | "version_changed" | "degraded";
 
 /** The cache's metric updates. */
 export interface CacheMetrics {
@@ -62,7 +62,7 @@ export function createCacheMetrics(registry: MetricsRegistry, store: CacheStore)
   });
   const notStored = registry.counter({
     name: "infergate_cache_not_stored_total",
-    help: "Results not stored, by reason (too_large: over maxEntryBytes; no_store: asked by the client; version_changed: another model version answered).",
+    help: "Results not stored, by reason (too_large: over maxEntryBytes; no_store: asked by the client; version_changed: another model version answered; degraded: a fallback model answered).",
     labelNames: ["kind", "name", "reason"],
   });
   const breaker = registry.gauge({

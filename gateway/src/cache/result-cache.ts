@@ -24,6 +24,7 @@ import type {
 } from "../core/gateway-core.js";
 import { Code, InferError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { degradedTo } from "../resilience/degraded.js";
 import type { CacheKind, CacheMetrics } from "./cache-metrics.js";
 import { type Coalescer, createCoalescer } from "./coalesce.js";
 import type { FailOpenStore } from "./fail-open-store.js";
@@ -110,7 +111,7 @@ interface Spec<V> {
   /** The uncached call, cancelled by `signal`. */
   compute(signal: AbortSignal): Promise<V>;
   /** Why a computed value must not be stored under `key`, if so. */
-  refuse?(value: V): "version_changed" | undefined;
+  refuse?(value: V): "version_changed" | "degraded" | undefined;
   /** The encoded size, when it can be known without encoding. */
   size?(value: V): number;
   encode(value: V): Buffer;
@@ -294,10 +295,17 @@ export function createResultCache(options: ResultCacheOptions): ResultCache {
         },
         async compute(signal) {
           const result = await next(request, signal === ctx.signal ? ctx : { ...ctx, signal });
-          return { modelVersion: result.modelVersion, outputs: result.outputs };
+          const { modelVersion, outputs, parameters } = result;
+          return { modelVersion, outputs, ...(parameters ? { parameters } : {}) };
         },
-        // Another version answered (a rollout in progress): its result is not this key's.
-        refuse: (value) => (value.modelVersion === resolved ? undefined : "version_changed"),
+        // A fallback model answered (the model's breakers are open): not this key's result.
+        // Another version answered (a rollout in progress): not this key's either.
+        refuse: (value) =>
+          degradedTo(value.parameters) !== undefined
+            ? "degraded"
+            : value.modelVersion === resolved
+              ? undefined
+              : "version_changed",
         size: inferValueBytes,
         encode: encodeInferValue,
         decode: decodeInferValue,
@@ -308,6 +316,7 @@ export function createResultCache(options: ResultCacheOptions): ResultCache {
         modelVersion: value.modelVersion,
         id: request.id,
         outputs: value.outputs,
+        ...(value.parameters ? { parameters: value.parameters } : {}),
         cache: outcome,
       };
     },

@@ -14,13 +14,19 @@
  */
 import { Code, InferError } from "../errors.js";
 import { DATA_TYPES, type DataType } from "../protocol/datatype.js";
+import type { ParameterValue } from "../protocol/infer-message.js";
 import { decodeRawTensor, encodeRawTensor } from "../protocol/raw-codec.js";
 import type { Tensor } from "../protocol/tensor.js";
 
-/** A model result as cached: the version that served it and its outputs. */
+/**
+ * A model result as cached: the version that served it and its outputs. `parameters` (Triton's
+ * response parameters) ride along on a miss only: they are not encoded, and a result they mark
+ * as a fallback's is never stored.
+ */
 export interface CachedInferResult {
   modelVersion: string;
   outputs: Tensor[];
+  parameters?: Record<string, ParameterValue>;
 }
 
 /** A pipeline result as cached (timings are never cached). */

@@ -23,7 +23,7 @@ import type {
   PipelineResult,
   RequestContext,
 } from "./gateway-core.js";
-import { createRequestBatcher, type RequestBatcher } from "./request-batcher.js";
+import { createRequestBatcher, type RequestBatcher, type SentResult } from "./request-batcher.js";
 
 /** What a pipeline engine offers the core (see `pipeline/`). */
 export interface PipelineHost {
@@ -101,7 +101,7 @@ export function createGatewayCore(options: CoreOptions): GatewayCore {
     deadlineMs: number,
     requestId: string,
     signal: AbortSignal | undefined,
-  ): Promise<{ outputs: Tensor[]; modelVersion: string }> => {
+  ): Promise<SentResult> => {
     const remainingUs = Math.max(1, Math.floor((deadlineMs - Date.now()) * 1000));
     const parameters: Record<string, ParameterValue> = { ...request.parameters };
     // Triton drops a request still queued past `timeout` (µs), so it never runs for nobody.
@@ -118,7 +118,8 @@ export function createGatewayCore(options: CoreOptions): GatewayCore {
     const decoded = decodeInferResponseMessage(reply, {
       maxElements: config.limits.maxTensorElements,
     });
-    return { outputs: decoded.outputs, modelVersion: decoded.modelVersion };
+    const { outputs, modelVersion, parameters: replyParameters } = decoded;
+    return { outputs, modelVersion, parameters: replyParameters };
   };
 
   const batcherFor = (
@@ -158,7 +159,7 @@ export function createGatewayCore(options: CoreOptions): GatewayCore {
     const rows = request.inputs[0]?.shape[0];
     const mergeable =
       batcher && rows !== undefined && request.inputs.every((t) => t.shape[0] === rows);
-    const { outputs, modelVersion } = mergeable
+    const { outputs, modelVersion, parameters } = mergeable
       ? await batcher.submit(
           {
             request: { request, requestId: ctx.requestId },
@@ -170,7 +171,15 @@ export function createGatewayCore(options: CoreOptions): GatewayCore {
           ctx.signal,
         )
       : await send(request, request.inputs, ctx.deadlineMs, ctx.requestId, ctx.signal);
-    return { modelName: request.modelName, modelVersion, id: request.id, outputs };
+    // Triton's response parameters reach the client (e.g. `infergate_degraded`, set by the
+    // Triton client when a fallback model answered).
+    return {
+      modelName: request.modelName,
+      modelVersion,
+      id: request.id,
+      outputs,
+      ...(Object.keys(parameters).length > 0 ? { parameters } : {}),
+    };
   };
 
   const { cache } = options;

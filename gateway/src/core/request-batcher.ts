@@ -6,7 +6,15 @@
  */
 import { concatBatch, splitBatch } from "../batching/batch-tensors.js";
 import { createDynamicBatcher, type DynamicBatcher } from "../batching/dynamic-batcher.js";
+import type { ParameterValue } from "../protocol/infer-message.js";
 import type { Tensor } from "../protocol/tensor.js";
+
+/** What Triton answered a (merged) request: outputs, the version served, response parameters. */
+export interface SentResult {
+  outputs: Tensor[];
+  modelVersion: string;
+  parameters: Record<string, ParameterValue>;
+}
 
 /** One client request waiting to be merged; `T` carries what the sender needs of it. */
 export interface BatchMember<T> {
@@ -19,12 +27,8 @@ export interface BatchMember<T> {
   deadlineMs: number;
 }
 
-/** Sends one merged request; returns its outputs (batch dim first) and the version served. */
-export type SendBatch<T> = (
-  first: T,
-  inputs: Tensor[],
-  deadlineMs: number,
-) => Promise<{ outputs: Tensor[]; modelVersion: string }>;
+/** Sends one merged request; returns its outputs (batch dim first), version and parameters. */
+export type SendBatch<T> = (first: T, inputs: Tensor[], deadlineMs: number) => Promise<SentResult>;
 
 /** Settings of one model's gateway-side batcher. */
 export interface RequestBatcherOptions<T> {
@@ -37,19 +41,12 @@ export interface RequestBatcherOptions<T> {
 
 /** A model's gateway-side batcher. */
 export interface RequestBatcher<T> {
-  submit(
-    member: BatchMember<T>,
-    shapeKey: string,
-    signal?: AbortSignal,
-  ): Promise<{ outputs: Tensor[]; modelVersion: string }>;
+  submit(member: BatchMember<T>, shapeKey: string, signal?: AbortSignal): Promise<SentResult>;
 }
 
 /** Creates a batcher that merges requests into calls of at most `maxBatchSize` rows. */
 export function createRequestBatcher<T>(options: RequestBatcherOptions<T>): RequestBatcher<T> {
-  const batcher: DynamicBatcher<
-    BatchMember<T>,
-    { outputs: Tensor[]; modelVersion: string }
-  > = createDynamicBatcher({
+  const batcher: DynamicBatcher<BatchMember<T>, SentResult> = createDynamicBatcher({
     modelName: options.model,
     maxBatchSize: options.maxBatchSize,
     dynamic: true,
@@ -62,10 +59,11 @@ export function createRequestBatcher<T>(options: RequestBatcherOptions<T>): Requ
           ? members[0]!.inputs
           : members[0]!.inputs.map((_, i) => concatBatch(members.map((m) => m.inputs[i]!)));
       const deadlineMs = Math.min(...members.map((m) => m.deadlineMs));
-      const { outputs, modelVersion } = await options.send(members[0]!.request, inputs, deadlineMs);
+      const sent = await options.send(members[0]!.request, inputs, deadlineMs);
       const rows = members.map((m) => m.rows);
-      const pieces = outputs.map((t) => splitBatch(t, rows));
-      return members.map((_, k) => ({ outputs: pieces.map((p) => p[k]!), modelVersion }));
+      const pieces = sent.outputs.map((t) => splitBatch(t, rows));
+      // Response parameters (e.g. a fallback's `infergate_degraded`) hold for every member.
+      return members.map((_, k) => ({ ...sent, outputs: pieces.map((p) => p[k]!) }));
     },
   });
   return {

@@ -8,6 +8,7 @@ import type { UntypedServiceImplementation } from "@grpc/grpc-js";
 import { CACHE_STATUS_HEADER } from "../cache/cache-control.js";
 import { Code } from "../errors.js";
 import type { ModelInferRequestMessage } from "../protocol/infer-message.js";
+import { DEGRADED_HEADER, degradedTo } from "../resilience/degraded.js";
 import { toCoreInferRequest, toModelInferResponse } from "./map-request.js";
 import type { GrpcServerDeps } from "./server-deps.js";
 import { streamInferHandler } from "./stream-infer.js";
@@ -81,6 +82,8 @@ export function createInferenceService(deps: GrpcServerDeps): UntypedServiceImpl
       async (request: ModelInferRequestMessage, ctx, trailers) => {
         const result = await core.infer(toCoreInferRequest(request, maxElements), ctx);
         if (result.cache) trailers.set(CACHE_STATUS_HEADER, result.cache);
+        const fallback = degradedTo(result.parameters);
+        if (fallback) trailers.set(DEGRADED_HEADER, fallback);
         return toModelInferResponse(result);
       },
       { logFields: (request) => ({ model: request.model_name }) },

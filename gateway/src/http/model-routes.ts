@@ -6,6 +6,7 @@
 import type { Express, Request, Response } from "express";
 import { CACHE_STATUS_HEADER } from "../cache/cache-control.js";
 import type { GatewayCore } from "../core/gateway-core.js";
+import { DEGRADED_HEADER, degradedTo } from "../resilience/degraded.js";
 import {
   fromCoreInferResult,
   HEADER_LENGTH_HEADER,
@@ -83,6 +84,8 @@ async function infer(req: Request, res: Response, deps: ModelRouteDeps): Promise
   });
   const result = await deps.core.infer(mapped.request, ctx);
   if (result.cache) res.setHeader(CACHE_STATUS_HEADER, result.cache);
+  const fallback = degradedTo(result.parameters);
+  if (fallback) res.setHeader(DEGRADED_HEADER, fallback);
   send(res, fromCoreInferResult(result, mapped.wire));
 }
 

@@ -7,6 +7,12 @@
 import { Code } from "../errors.js";
 
 const RULES: ReadonlyArray<readonly [RegExp, Code]> = [
+  // A backend's own failure, first: its text may say "must be" or "invalid" about the graph
+  // (Triton: "onnx runtime error 2: ...", the embedded server: "onnxruntime: ...").
+  [
+    /^onnxruntime: |onnx runtime error \d+|non-zero status code returned while running/i,
+    Code.INTERNAL,
+  ],
   [/unknown model|is not found|not found/i, Code.NOT_FOUND],
   [/exceeds maximum queue size|is not ready|unavailable|unloading/i, Code.UNAVAILABLE],
   [/timed out|timeout|deadline/i, Code.DEADLINE_EXCEEDED],

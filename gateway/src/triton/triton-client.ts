@@ -16,6 +16,7 @@ import type {
 } from "../protocol/infer-message.js";
 import type { ModelConfig } from "../protocol/model-config.js";
 import { createCallGuard } from "../resilience/call-guard.js";
+import { DEGRADED_PARAMETER } from "../resilience/degraded.js";
 import { pickEndpoint } from "./balancer.js";
 import type { CallOptions } from "./channel.js";
 import {
@@ -219,7 +220,7 @@ export async function createTritonClient(options: TritonClientOptions): Promise<
       // The client learns it got the fallback's answer: a response parameter, kept by both front ends.
       return {
         ...response,
-        parameters: { ...response.parameters, infergate_degraded: { string_param: degradedTo } },
+        parameters: { ...response.parameters, [DEGRADED_PARAMETER]: { string_param: degradedTo } },
       };
     },
     resetBreakers: () => guard?.resetBreakers() ?? 0,
