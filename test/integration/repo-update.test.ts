@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { InferError } from "../../gateway/src/errors.js";
@@ -239,24 +239,60 @@ describe("repo push and rollback through the gateway, under load", () => {
     assert.equal(await factorOf(server), 3);
   });
 
-  it("refuses a second update of the same model while one runs", async () => {
+  it("refuses a second update of the same model while one runs, and takes over stale locks", async () => {
     const lock = join(repository, MODEL, HISTORY_FOLDER, "lock");
-    await writeFile(lock, String(process.pid));
-    try {
-      await assert.rejects(
+    const lockOf = (pid: number, token = "someone-else") =>
+      JSON.stringify({ pid, host: hostname(), token });
+    const refused = () =>
+      assert.rejects(
         rollbackModel({ repository, model: MODEL, control }),
         /another update of model 'scaler' is running/,
       );
+    // Held by a live process on this host.
+    const alive = spawn(process.execPath, ["-e", "setTimeout(() => {}, 30000)"]);
+    try {
+      await writeFile(lock, lockOf(alive.pid!));
+      await refused();
     } finally {
-      await rm(lock, { force: true });
+      alive.kill();
     }
-    // A lock whose process is gone is taken over.
+    // Being written (not yet a whole lock): held for a while.
+    await writeFile(lock, "");
+    await refused();
+    // This process's own pid with a token it does not hold: a restarted container (pid 1 again).
+    await writeFile(lock, lockOf(process.pid));
+    const before = await versionsOnDisk(repository);
+    const taken = await rollbackModel({ repository, model: MODEL, control });
+    assert.equal(taken.retired, Number(before.at(-1)));
+    assert.ok(!existsSync(lock), "released");
+    // A lock whose process is gone is taken over too.
     const gone = spawn(process.execPath, ["-e", ""]);
     await new Promise((r) => gone.once("exit", r));
-    await writeFile(lock, String(gone.pid));
-    const result = await rollbackModel({ repository, model: MODEL, control });
-    assert.deepEqual(result, { model: MODEL, retired: 3, serving: 1 });
+    await writeFile(lock, lockOf(gone.pid!));
+    await assert.rejects(
+      rollbackModel({ repository, model: MODEL, control }),
+      /nothing to roll back to/,
+      "the lock was taken; only then did the rollback find one version",
+    );
     assert.ok(!existsSync(lock));
+  });
+
+  it("two pushes of one new model at once: one lands, the other is refused, nothing is deleted", async () => {
+    const config = CONFIG.replace(`name: "${MODEL}"`, 'name: "scaler_e"');
+    const sources = await Promise.all([
+      sourceFolder(scalerModel(11), config),
+      sourceFolder(scalerModel(12), config),
+    ]);
+    cleanups.push(() => Promise.all(sources.map((s) => rm(s, { recursive: true, force: true }))));
+    const outcomes = await Promise.allSettled(
+      sources.map((source) => pushModelVersion({ repository, model: "scaler_e", source, control })),
+    );
+    const landed = outcomes.filter((o) => o.status === "fulfilled");
+    const refusedPushes = outcomes.filter((o) => o.status === "rejected");
+    assert.equal(landed.length, 1, JSON.stringify(outcomes));
+    assert.match(String((refusedPushes[0] as PromiseRejectedResult).reason), /another update/);
+    assert.deepEqual(await versionsOnDisk(repository, "scaler_e"), ["1"]);
+    assert.ok([11, 12].includes(await factorOf(server, "scaler_e")));
   });
 
   it("rollback with a single version on disk refuses", async () => {
@@ -418,6 +454,23 @@ describe("infergate repo push/rollback (the CLI)", () => {
       ]);
       assert.equal(back.code, 0, back.stderr);
       assert.equal(await factorOf(server), 1);
+      const badTimeout = await run([
+        "repo",
+        "rollback",
+        MODEL,
+        "--repository",
+        repository,
+        "--triton",
+        url,
+        "--timeout-ms",
+        "5m",
+      ]);
+      assert.equal(badTimeout.code, 1);
+      assert.match(
+        badTimeout.stderr,
+        /--timeout-ms must be a positive whole number of milliseconds, got '5m'/,
+      );
+      assert.equal(await factorOf(server), 1, "nothing was done");
       const usage = await run(["repo", "push", MODEL]);
       assert.equal(usage.code, 2);
       assert.match(usage.stderr, /usage:/);

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config/load-config.js";
+import { Code, InferError } from "../errors.js";
 import { watchDropFolder } from "../repository/drop-folder.js";
 import {
   createGatewayModelControl,
@@ -52,7 +53,7 @@ export async function runRepoPush(args: string[]): Promise<number> {
       model,
       source,
       control,
-      readyTimeoutMs: Number(parsed.values["timeout-ms"]),
+      readyTimeoutMs: milliseconds(parsed.values, "timeout-ms"),
       progress: line,
     });
     process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -69,7 +70,7 @@ export async function runRepoRollback(args: string[]): Promise<number> {
       repository: parsed.values.repository,
       model,
       control,
-      readyTimeoutMs: Number(parsed.values["timeout-ms"]),
+      readyTimeoutMs: milliseconds(parsed.values, "timeout-ms"),
       progress: line,
     });
     process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -91,8 +92,8 @@ export async function runRepoWatch(args: string[]): Promise<number> {
       drop,
       repository: parsed.values.repository,
       control,
-      intervalMs: Number(parsed.values["interval-ms"]),
-      readyTimeoutMs: Number(parsed.values["timeout-ms"]),
+      intervalMs: milliseconds(parsed.values, "interval-ms"),
+      readyTimeoutMs: milliseconds(parsed.values, "timeout-ms"),
       progress: line,
       signal: stop.signal,
     });
@@ -103,6 +104,19 @@ type Values = ReturnType<typeof parse>["values"];
 
 function parse(args: string[]) {
   return parseArgs({ args, allowPositionals: true, options: COMMON_OPTIONS });
+}
+
+/** A positive whole number of milliseconds from an option, or an INVALID_ARGUMENT naming it. */
+function milliseconds(values: Values, option: "timeout-ms" | "interval-ms"): number {
+  const text = values[option];
+  const ms = Number(text);
+  if (!Number.isSafeInteger(ms) || ms <= 0) {
+    throw new InferError(
+      Code.INVALID_ARGUMENT,
+      `--${option} must be a positive whole number of milliseconds, got '${text}'`,
+    );
+  }
+  return ms;
 }
 
 /** Runs `task` with the model control the options choose; errors print and exit 1. */

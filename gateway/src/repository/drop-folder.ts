@@ -7,7 +7,7 @@
  * and `kubectl cp`, where change events are unreliable, and "unchanged for one interval" is the
  * test of a finished upload that works for any writer.
  */
-import { mkdir, readdir, rename, stat, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ModelControl } from "./model-control.js";
@@ -66,7 +66,16 @@ export function createDropFolderWatcher(options: DropFolderOptions): DropFolderW
         if (!entry.isDirectory() || entry.name.startsWith(".")) continue;
         const folder = join(options.drop, entry.name);
         present.add(entry.name);
-        const seen = await fingerprint(folder);
+        // A file vanishing mid-scan (an rsync temp file, an editor's swap file) or an unreadable
+        // entry skips this folder for this pass; it never stops the watch.
+        const seen = await fingerprint(folder).catch((error: unknown) => {
+          say(`drop folder: ${folder} skipped this pass: ${String(error)}`);
+          return undefined;
+        });
+        if (seen === undefined) {
+          lastSeen.delete(entry.name);
+          continue;
+        }
         // An empty folder is an upload that has not started writing yet.
         if (seen === "") continue;
         if (lastSeen.get(entry.name) !== seen) {
@@ -74,7 +83,12 @@ export function createDropFolderWatcher(options: DropFolderOptions): DropFolderW
           continue;
         }
         lastSeen.delete(entry.name);
-        outcomes.push(await pushDropped(options, entry.name, folder, say));
+        try {
+          outcomes.push(await pushDropped(options, entry.name, folder, say));
+        } catch (error) {
+          // Moving the folder away failed (permissions): report it, try again next pass.
+          say(`drop folder: ${folder}: ${String(error)}`);
+        }
       }
       for (const name of lastSeen.keys()) if (!present.has(name)) lastSeen.delete(name);
       return outcomes;
@@ -130,7 +144,8 @@ async function fingerprint(folder: string): Promise<string> {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) await walk(path);
       else {
-        const s = await stat(path);
+        // lstat: a dangling link is a file like any other here (the push copies its target).
+        const s = await lstat(path);
         parts.push(`${path}:${s.size}:${s.mtimeMs}`);
       }
     }

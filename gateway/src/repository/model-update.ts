@@ -9,8 +9,21 @@
  * progress, `lock` the running update's pid. Version numbers are never reused, retired ones
  * included, so that a cache key (which holds the version served) never names two models.
  */
-import { constants } from "node:fs";
-import { copyFile, cp, mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import {
+  copyFile,
+  cp,
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, InferError } from "../errors.js";
@@ -73,20 +86,41 @@ const MODEL_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
  */
 export async function pushModelVersion(options: PushOptions): Promise<PushResult> {
   const { repository, model } = options;
-  const say = options.progress ?? (() => {});
   checkModelName(model);
   const source = await readSource(options.source);
   const modelDir = join(repository, model);
-  const exists = await isDirectory(modelDir);
-  if (!exists && source.config === undefined) {
+  if (!(await isDirectory(modelDir)) && source.config === undefined) {
     throw new InferError(
       Code.INVALID_ARGUMENT,
       `model '${model}' is not in ${repository}: a new model's source folder needs a config.pbtxt`,
     );
   }
   await mkdir(join(modelDir, HISTORY_FOLDER), { recursive: true });
-  const pushing = withLock(modelDir, model, async () => {
-    const live = exists ? await scanModelFolder(repository, model) : undefined;
+  return withLock(modelDir, model, async () => {
+    // Decided under the lock: another push of the same new model may have landed meanwhile.
+    const found = await scanModelFolder(repository, model);
+    const exists = found.hasConfig || found.versions.length > 0;
+    try {
+      return await pushLocked(options, source, modelDir, exists ? found : undefined);
+    } catch (error) {
+      // A new model that never served: leave no folder behind for a server to trip on. Only
+      // the lock holder gets here, so no other push's files are in it.
+      if (!exists) await rm(modelDir, { recursive: true, force: true });
+      throw error;
+    }
+  });
+}
+
+/** The push itself, holding the model's update lock; `live` is undefined for a new model. */
+async function pushLocked(
+  options: PushOptions,
+  source: Source,
+  modelDir: string,
+  live: ModelFolder | undefined,
+): Promise<PushResult> {
+  const { repository, model } = options;
+  const say = options.progress ?? (() => {});
+  {
     const previous = live?.versions.at(-1);
     const version = (await highestVersionEverUsed(modelDir)) + 1;
     const staged = await stage(modelDir, model, version, source);
@@ -134,14 +168,7 @@ export async function pushModelVersion(options: PushOptions): Promise<PushResult
       configChanged: source.config !== undefined,
       ...(previous === undefined ? {} : { previous }),
     };
-  });
-  return exists
-    ? pushing
-    : pushing.catch(async (error: unknown) => {
-        // A new model that never served: leave no folder behind for a server to trip on.
-        await rm(modelDir, { recursive: true, force: true });
-        throw error;
-      });
+  }
 }
 
 /**
@@ -230,7 +257,12 @@ async function stage(
     await replaceFile(join(path, "config.pbtxt"), source.config);
   }
   for (const name of source.versionEntries) {
-    await cp(join(source.path, name), join(path, String(version), name), { recursive: true });
+    // Links are followed: the repository gets the files themselves, never links into the source
+    // folder (which a drop folder moves away once pushed).
+    await cp(join(source.path, name), join(path, String(version), name), {
+      recursive: true,
+      dereference: true,
+    });
   }
   return scanModelFolder(join(modelDir, HISTORY_FOLDER), `staging-${version}`).then((f) => ({
     ...f,
@@ -251,9 +283,14 @@ async function validateStaged(
   const others = (await scanRepository(repository)).filter((f) => f.name !== staged.name);
   const before = await lintModelFolders(live ? [...others, live] : others);
   const after = await lintModelFolders([...others, staged]);
-  const known = new Set(before.problems.map((p) => problemKey(p, live?.path, "")));
+  const known = new Set(before.problems.map((p) => problemKey(p, live?.path)));
+  const liveVersions = new Set(live?.versions ?? []);
   const introduced = after.problems.filter(
-    (p) => !known.has(problemKey(p, staged.path, live?.path ?? "")),
+    (p) =>
+      !known.has(problemKey(p, staged.path)) &&
+      // The staged folder holds the new version only: versions named by a `specific` policy
+      // that exist in the live folder are not missing.
+      !(p.field === "version_policy.specific.versions" && namesLiveVersion(p, liveVersions)),
   );
   if (introduced.length > 0) {
     const lines = introduced.map(
@@ -275,10 +312,16 @@ async function validateStaged(
   }
 }
 
-/** A problem's identity across the live and staged folders (paths made equal). */
-function problemKey(problem: LintProblem, path: string | undefined, replacement: string): string {
-  const text = (s: string) => (path ? s.replaceAll(path, replacement) : s);
+/** A problem's identity across the live and staged folders (each folder's path made `<model>`). */
+function problemKey(problem: LintProblem, path: string | undefined): string {
+  const text = (s: string) => (path ? s.replaceAll(path, "<model>") : s);
   return [problem.model, problem.field, problem.rule, text(problem.message)].join("\u0000");
+}
+
+/** Whether a version-policy problem is about a version the live folder has. */
+function namesLiveVersion(problem: LintProblem, liveVersions: ReadonlySet<number>): boolean {
+  const match = /^version (\d+) /.exec(problem.message);
+  return match !== null && liveVersions.has(Number(match[1]));
 }
 
 /**
@@ -363,34 +406,93 @@ async function replaceFile(path: string, text: string): Promise<void> {
   await rename(temp, path);
 }
 
+/** A lock from another host whose owner cannot be asked is taken over after this long, ms. */
+const FOREIGN_LOCK_STALE_MS = 60 * 60 * 1000;
+
+/** A lock file still being written (empty, unparsable) is held for this long, ms. */
+const UNREADABLE_LOCK_STALE_MS = 10_000;
+
+/** Tokens of the locks this process holds now. */
+const heldTokens = new Set<string>();
+
+interface LockOwner {
+  pid: number;
+  host: string;
+  token: string;
+}
+
 /**
- * Runs `task` holding the model's update lock (`.infergate/lock`, created exclusively, holding
- * the pid). A lock left by a process that no longer runs is taken over.
+ * Runs `task` holding the model's update lock `.infergate/lock`: `{pid, host, token}`, written to
+ * a temp file and linked into place, so it appears whole or not at all. A lock is taken over
+ * when its owner is gone: on this host, a pid that no longer runs, or this process's own pid
+ * with a token it does not hold (a restarted container reuses pid 1); from another host (a
+ * shared volume), once it is an hour old.
  */
 async function withLock<T>(modelDir: string, model: string, task: () => Promise<T>): Promise<T> {
   const path = join(modelDir, HISTORY_FOLDER, "lock");
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const handle = await open(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY);
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw lockError(error);
-      const owner = Number((await readFile(path, "utf8").catch(() => "")).trim());
-      if (Number.isInteger(owner) && owner > 0 && isRunning(owner)) {
-        throw new InferError(
-          Code.FAILED_PRECONDITION,
-          `another update of model '${model}' is running (pid ${owner}, ${path})`,
-        );
+  const owner: LockOwner = { pid: process.pid, host: hostname(), token: randomUUID() };
+  const temp = `${path}.${owner.token}`;
+  await writeFile(temp, JSON.stringify(owner));
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await link(temp, path);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) {
+          throw lockError(error);
+        }
+        const holder = await lockHolder(path);
+        if (holder !== undefined) {
+          throw new InferError(
+            Code.FAILED_PRECONDITION,
+            `another update of model '${model}' is running (${holder}; ${path})`,
+          );
+        }
+        await rm(path, { force: true });
       }
-      await rm(path, { force: true });
     }
+  } finally {
+    await rm(temp, { force: true });
   }
+  heldTokens.add(owner.token);
   try {
     return await task();
   } finally {
-    await rm(path, { force: true });
+    heldTokens.delete(owner.token);
+    // Released only if still ours (a takeover elsewhere must not lose its lock).
+    const current = parseOwner(await readFile(path, "utf8").catch(() => ""));
+    if (current?.token === owner.token) await rm(path, { force: true });
+  }
+}
+
+/** Who holds the lock at `path`, in words; undefined when its owner is gone. */
+async function lockHolder(path: string): Promise<string | undefined> {
+  const [text, info] = await Promise.all([
+    readFile(path, "utf8").catch(() => ""),
+    stat(path).catch(() => undefined),
+  ]);
+  if (info === undefined) return undefined;
+  const ageMs = Date.now() - info.mtimeMs;
+  const owner = parseOwner(text);
+  if (owner === undefined) return ageMs < UNREADABLE_LOCK_STALE_MS ? "being written" : undefined;
+  if (owner.host !== hostname()) {
+    return ageMs < FOREIGN_LOCK_STALE_MS ? `pid ${owner.pid} on ${owner.host}` : undefined;
+  }
+  if (owner.pid === process.pid) return heldTokens.has(owner.token) ? "this process" : undefined;
+  return isRunning(owner.pid) ? `pid ${owner.pid}` : undefined;
+}
+
+function parseOwner(text: string): LockOwner | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<LockOwner>;
+    return typeof value.pid === "number" &&
+      typeof value.host === "string" &&
+      typeof value.token === "string"
+      ? (value as LockOwner)
+      : undefined;
+  } catch {
+    return undefined;
   }
 }
 
