@@ -1,9 +1,11 @@
 /**
- * A fallback model through the whole gateway: `broken` fails every run inside the model server
- * (INTERNAL, a server fault the breaker counts); once its breaker opens, `models.broken.fallback`
- * (`simple`) answers, and the client is told so: the `infergate_degraded` response parameter on
- * HTTP, gRPC and `ModelStreamInfer`, the `x-infergate-degraded` HTTP header and gRPC trailer, and
- * `infergate_degraded_responses_total`. Before the breaker opens the client sees the failure.
+ * A fallback model through the whole gateway: here `simple` fails every run inside the model
+ * server (INTERNAL, a server fault the breaker counts); once its breaker opens,
+ * `models.simple.fallback` (`backup`, the real `simple` graph) answers, and the client is told
+ * so: the `infergate_degraded` response parameter, the `x-infergate-degraded` HTTP header and gRPC
+ * trailer, `infergate_degraded_responses_total`; a pipeline calling `simple` (`simple-math`) says
+ * so too. Before the breaker opens the client sees the failure. Degraded results are never
+ * cached, for the model or the pipeline.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -25,12 +27,12 @@ import {
  * outside the 16 columns, which no load-time check sees.
  */
 function brokenModel() {
-  const { config } = simpleModel("broken");
+  const { config } = simpleModel("simple");
   const tensor = (name: string) => ({ name, datatype: "INT32", dims: [-1, SIMPLE_ROW_ELEMENTS] });
   return {
     config,
     onnx: encodeOnnxGraph({
-      name: "broken",
+      name: "broken_simple",
       inputs: [tensor("INPUT0"), tensor("INPUT1")],
       outputs: [tensor("OUTPUT0"), tensor("OUTPUT1")],
       initializers: [
@@ -75,15 +77,15 @@ describe("a fallback model once every breaker of a failing model is open", () =>
   let gateway: FullGateway;
 
   before(async () => {
-    repo = await writeRepository({ simple: simpleModel("simple"), broken: brokenModel() });
+    repo = await writeRepository({ simple: brokenModel(), backup: simpleModel("backup") });
     server = await startTestModelServer(repo.path, { controlMode: "none" });
     gateway = await startFullGateway({
       endpoints: [`127.0.0.1:${server.server.grpcPort}`],
       configure: (config) => {
-        // `broken` cached: a fallback's answer must never be stored under its key.
-        config.cache.models = {
-          broken: { enabled: true, ttlSeconds: 300, maxEntryBytes: 1 << 20 },
-        };
+        // Cached: a fallback's answer must never be stored under the model's or pipeline's key.
+        const cached = { enabled: true, ttlSeconds: 300, maxEntryBytes: 1 << 20 };
+        config.cache.models = { simple: cached };
+        config.cache.pipelines = { "simple-math": cached };
         config.resilience.breaker = {
           errorThresholdPercentage: 50,
           volumeThreshold: 3,
@@ -91,10 +93,10 @@ describe("a fallback model once every breaker of a failing model is open", () =>
           rollingWindowMs: 10_000,
         };
         config.resilience.retry.maxRetries = 0;
-        config.models["broken"] = {
+        config.models["simple"] = {
           batching: { enabled: false, maxBatchSize: 8, windowUs: 500 },
           idempotent: false,
-          fallback: "simple",
+          fallback: "backup",
         };
       },
     });
@@ -106,7 +108,7 @@ describe("a fallback model once every breaker of a failing model is open", () =>
   });
 
   const httpInfer = () =>
-    fetch(gateway.url("/v2/models/broken/infer"), {
+    fetch(gateway.url("/v2/models/simple/infer"), {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ inputs: INPUTS }),
@@ -123,23 +125,23 @@ describe("a fallback model once every breaker of a failing model is open", () =>
     assert.ok(failures.length >= 2, `the breaker opened after ${failures.length} failures`);
     for (const error of failures) assert.match(error, /Gather.*out of data bounds/);
     assert.equal(response.status, 200);
-    assert.equal(response.headers.get("x-infergate-degraded"), "simple");
+    assert.equal(response.headers.get("x-infergate-degraded"), "backup");
     const body = (await response.json()) as {
       model_name: string;
       parameters?: Record<string, unknown>;
       outputs: Array<{ name: string; data: number[] }>;
     };
-    assert.equal(body.parameters?.["infergate_degraded"], "simple");
-    // simple's answer: INPUT0 + INPUT1.
+    assert.equal(body.parameters?.["infergate_degraded"], "backup");
+    // The real simple graph's answer: INPUT0 + INPUT1.
     assert.deepEqual(
       body.outputs.find((o) => o.name === "OUTPUT0")!.data,
       Array.from({ length: 16 }, (_, i) => i + 1),
     );
     const metrics = await gateway.scrape();
-    assert.ok(sumOf(metrics, "infergate_degraded_responses_total", { model: "broken" }) >= 1);
+    assert.ok(sumOf(metrics, "infergate_degraded_responses_total", { model: "simple" }) >= 1);
     // Not cached: the same request again is answered by the fallback again, never a hit.
     const again = await httpInfer();
-    assert.equal(again.headers.get("x-infergate-degraded"), "simple");
+    assert.equal(again.headers.get("x-infergate-degraded"), "backup");
     assert.equal(again.headers.get("x-cache"), "miss");
     const stored = sumOf(await gateway.scrape(), "infergate_cache_not_stored_total", {
       reason: "degraded",
@@ -164,7 +166,7 @@ describe("a fallback model once every breaker of a failing model is open", () =>
           definition.requestSerialize,
           definition.responseDeserialize,
           {
-            model_name: "broken",
+            model_name: "simple",
             inputs: INPUTS.map(({ name, datatype, shape }) => ({ name, datatype, shape })),
             raw_input_contents: INPUTS.map((i) => raw(i.data)),
           },
@@ -186,10 +188,34 @@ describe("a fallback model once every breaker of a failing model is open", () =>
       },
     );
     assert.equal(outcome.error, undefined);
-    assert.equal(outcome.trailer, "simple");
+    assert.equal(outcome.trailer, "backup");
     assert.equal(
       outcome.response?.["parameters"]?.["infergate_degraded"]?.["string_param"],
-      "simple",
+      "backup",
     );
+  });
+
+  it("a pipeline whose calls a fallback answered says so, and is not cached", async () => {
+    const run = () =>
+      fetch(gateway.url("/v1/pipelines/simple-math"), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ pairs: [[INPUTS[0]!.data, INPUTS[1]!.data]] }),
+      });
+    for (const attempt of [1, 2]) {
+      const response = await run();
+      assert.equal(response.status, 200, `run ${attempt}`);
+      assert.equal(response.headers.get("x-infergate-degraded"), "backup");
+      assert.equal(response.headers.get("x-cache"), "miss", `run ${attempt}: never stored`);
+      const body = (await response.json()) as {
+        degraded?: string[];
+        result: { results: Array<{ sum: number[] }> };
+      };
+      assert.deepEqual(body.degraded, ["backup"]);
+      assert.deepEqual(
+        body.result.results[0]!.sum,
+        Array.from({ length: 16 }, (_, i) => i + 1),
+      );
+    }
   });
 });

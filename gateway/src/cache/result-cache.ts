@@ -325,6 +325,7 @@ export function createResultCache(options: ResultCacheOptions): ResultCache {
       const settings = options.pipelines[pipeline.name];
       if (!enabled(settings)) return next(input, ctx);
       let timings: Record<string, number> | undefined;
+      let degraded: string[] | undefined;
       const spec: Spec<CachedPipelineResult> = {
         kind: "pipeline",
         name: pipeline.name,
@@ -343,8 +344,11 @@ export function createResultCache(options: ResultCacheOptions): ResultCache {
         async compute(signal) {
           const result = await next(input, signal === ctx.signal ? ctx : { ...ctx, signal });
           timings = result.timings;
+          degraded = result.degraded;
           return { pipeline: result.pipeline, result: result.result };
         },
+        // Fallback models answered some calls: the result is not this key's.
+        refuse: () => (degraded ? "degraded" : undefined),
         encode: encodePipelineValue,
         decode: decodePipelineValue,
       };
@@ -353,6 +357,7 @@ export function createResultCache(options: ResultCacheOptions): ResultCache {
         pipeline: value.pipeline,
         result: value.result,
         ...(timings && input.timings ? { timings } : {}),
+        ...(degraded ? { degraded } : {}),
         cache: outcome,
       };
     },

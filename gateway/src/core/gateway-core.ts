@@ -115,6 +115,11 @@ export interface PipelineResult {
   timings?: Record<string, number>;
   /** Set when the pipeline's results are cached; sent as `x-cache`, never in the body. */
   cache?: CacheOutcome;
+  /**
+   * Fallback models that answered some of this run's calls (their models' breakers were open):
+   * sent as `x-infergate-degraded` and in the HTTP body; such a result is never cached.
+   */
+  degraded?: string[];
 }
 
 /** The gateway core. Every method throws `InferError` with a gRPC code on failure. */

@@ -7,6 +7,7 @@ import { CACHE_STATUS_HEADER } from "../cache/cache-control.js";
 import type { PipelineDescription, PipelineInput } from "../core/gateway-core.js";
 import { invalidArgument } from "../errors.js";
 import { loadServiceDefinitions } from "../protocol/protos.js";
+import { DEGRADED_HEADER } from "../resilience/degraded.js";
 import type { GrpcServerDeps } from "./server-deps.js";
 import { unaryHandler } from "./unary-handler.js";
 
@@ -66,6 +67,7 @@ export function createPipelinesService(deps: GrpcServerDeps): UntypedServiceImpl
         if (!request.pipeline) throw invalidArgument("RunPipelineRequest: pipeline is empty");
         const result = await core.runPipeline(request.pipeline, toPipelineInput(request), ctx);
         if (result.cache) trailers.set(CACHE_STATUS_HEADER, result.cache);
+        if (result.degraded) trailers.set(DEGRADED_HEADER, result.degraded.join(","));
         return {
           pipeline: result.pipeline,
           result_json: JSON.stringify(result.result),

@@ -6,6 +6,7 @@
 import type { Express } from "express";
 import { CACHE_STATUS_HEADER } from "../cache/cache-control.js";
 import type { GatewayCore } from "../core/gateway-core.js";
+import { DEGRADED_HEADER } from "../resilience/degraded.js";
 import { toPipelineInput } from "./map-pipeline-request.js";
 import { readBody } from "./read-body.js";
 import { scopeOf } from "./request-scope.js";
@@ -28,6 +29,7 @@ export function addPipelineRoutes(app: Express, deps: PipelineRouteDeps): void {
     const name = String(req.params["name"]);
     const { cache, ...result } = await deps.core.runPipeline(name, input, scopeOf(res).ctx);
     if (cache) res.setHeader(CACHE_STATUS_HEADER, cache);
+    if (result.degraded) res.setHeader(DEGRADED_HEADER, result.degraded.join(","));
     res.json(result);
   });
 }

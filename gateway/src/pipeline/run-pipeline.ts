@@ -5,6 +5,7 @@
  */
 import type { PipelineInput, PipelineResult, RequestContext } from "../core/gateway-core.js";
 import { Code, InferError } from "../errors.js";
+import { degradedTo } from "../resilience/degraded.js";
 import { runStage } from "./compose.js";
 import type { Pipeline } from "./pipeline.js";
 import type { PipelineMetrics } from "./pipeline-metrics.js";
@@ -35,11 +36,15 @@ export async function runPipeline(
   const startMs = performance.now();
   const timings: Record<string, number> | undefined = input.timings ? {} : undefined;
   let inferCalls = 0;
+  const degraded = new Set<string>();
   const ctx: StageContext = {
     request: deps.ctx,
-    infer(request) {
+    async infer(request) {
       inferCalls += 1;
-      return deps.infer(request);
+      const result = await deps.infer(request);
+      const fallback = degradedTo(result.parameters);
+      if (fallback) degraded.add(fallback);
+      return result;
     },
     modelInfo: deps.modelInfo,
     timings: timingsRecorder(pipeline.name, metrics, timings),
@@ -53,9 +58,12 @@ export async function runPipeline(
     const final = await runStage(pipeline.chain, initial, ctx);
     const result = await runStage(respond, final, ctx);
     metrics?.finishRequest(pipeline.name, Code.OK, performance.now() - startMs);
-    return timings
-      ? { pipeline: pipeline.name, result, timings: rounded(timings) }
-      : { pipeline: pipeline.name, result };
+    return {
+      pipeline: pipeline.name,
+      result,
+      ...(timings ? { timings: rounded(timings) } : {}),
+      ...(degraded.size > 0 ? { degraded: [...degraded].sort() } : {}),
+    };
   } catch (error) {
     const failure = InferError.from(error);
     metrics?.finishRequest(pipeline.name, failure.code, performance.now() - startMs);

@@ -6,7 +6,7 @@
  * Each model folder keeps its update history in `<model>/.infergate/` (Triton ignores version
  * folders whose names are not numbers): `config.<v>.pbtxt` is the config version `v` was served
  * with, `retired/<v>-<reason>-<time>/` a version taken out of service, `staging-<v>/` a push in
- * progress, `lock` the running update's pid. Version numbers are never reused, retired ones
+ * progress, `lock` the running update's owner. Version numbers are never reused, retired ones
  * included, so that a cache key (which holds the version served) never names two models.
  */
 import { randomUUID } from "node:crypto";
