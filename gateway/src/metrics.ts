@@ -20,6 +20,8 @@ export interface Sample {
 /** A counter updated as events happen. */
 export interface Counter {
   inc(labels?: Labels, value?: number): void;
+  /** Drops the series of exactly these labels (a label value that will not come back). */
+  remove(labels: Labels): void;
 }
 
 /** A gauge updated as state changes. */
@@ -32,6 +34,8 @@ export interface Gauge {
 /** A histogram of observations, e.g. latencies in seconds. */
 export interface Histogram {
   observe(labels: Labels, value: number): void;
+  /** Drops the series of exactly these labels. */
+  remove(labels: Labels): void;
 }
 
 interface MetricOptions {
@@ -66,7 +70,10 @@ export function createMetricsRegistry(options: { nodeDefaults?: boolean } = {}):
   return {
     counter(o) {
       const metric = new client.Counter({ ...o, labelNames: o.labelNames ?? [], registers });
-      return { inc: (labels = {}, value = 1) => metric.inc(labels, value) };
+      return {
+        inc: (labels = {}, value = 1) => metric.inc(labels, value),
+        remove: (labels) => metric.remove(labels),
+      };
     },
     gauge(o) {
       const metric = new client.Gauge({ ...o, labelNames: o.labelNames ?? [], registers });

@@ -4,6 +4,7 @@ import { loadConfig } from "../../gateway/src/config/load-config.js";
 import { createGatewayCore } from "../../gateway/src/core/create-core.js";
 import type { CoreInferRequest, RequestContext } from "../../gateway/src/core/gateway-core.js";
 import { silentLogger } from "../../gateway/src/log.js";
+import { createMetricsRegistry } from "../../gateway/src/metrics.js";
 import { type ModelServer, startModelServer } from "../../gateway/src/models/model-server.js";
 import type { Tensor } from "../../gateway/src/protocol/tensor.js";
 import {
@@ -132,10 +133,14 @@ describe("DNS discovery of Triton endpoints", () => {
   it("adds pods as records appear, balances across them, and drains a vanished one", async () => {
     // Real DNS cannot change its answers during a test: the records come from this variable.
     let records = ["127.0.0.1"];
+    const registry = createMetricsRegistry();
     const triton = await createTritonClient(
       options({
         discovery: { dns: "triton-headless.test", port, refreshMs: 30 },
         resolveAddresses: async () => records,
+        metrics: registry,
+        resilience: loadConfig(undefined, {}).resilience,
+        models: {},
       }),
     );
     try {
@@ -171,6 +176,19 @@ describe("DNS discovery of Triton endpoints", () => {
       assert.deepEqual(Array.from(result.outputs[0]!.data as Int32Array).slice(0, 2), [101, 102]);
       assert.ok(Date.now() - heldStarted < HOLD_SECONDS * 1000 + 2000);
       await waitFor("the drained endpoint closed", () => firstEndpoint.openStreams === 0);
+
+      // Its breakers and call series leave with it (pods come and go: state must not grow).
+      const seriesOf = async (endpoint: string) =>
+        (await registry.text())
+          .split("\n")
+          .filter((l) => !l.startsWith("#") && l.includes(`endpoint="${endpoint}"`))
+          .filter((l) => /^infergate_(triton_requests_total|breaker_)/.test(l));
+      const until = Date.now() + 5000;
+      while ((await seriesOf("127.0.0.1")).length > 0 && Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.deepEqual(await seriesOf("127.0.0.1"), []);
+      assert.ok((await seriesOf("127.0.0.2")).length > 0, "the live endpoint keeps its series");
     } finally {
       triton.close();
     }

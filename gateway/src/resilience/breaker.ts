@@ -32,6 +32,8 @@ export interface Breaker {
   reset(): void;
   /** Milliseconds until an open breaker lets a trial call through (0 when not open). */
   retryAfterMs(): number;
+  /** Stops its timers for good (its endpoint is gone). */
+  dispose(): void;
 }
 
 /** Codes that say nothing about the server's health. */
@@ -100,6 +102,7 @@ export function createBreaker(
       }
     },
     reset: () => breaker.close(),
+    dispose: () => breaker.shutdown(),
     retryAfterMs: () =>
       state === "open" ? Math.max(0, openedAt + settings.resetTimeoutMs - Date.now()) : 0,
   };

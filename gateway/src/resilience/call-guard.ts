@@ -50,6 +50,11 @@ export interface CallGuard<E extends Target> {
   ): Promise<GuardedResult<R>>;
   /** Closes every breaker (admin reset); returns how many were open. */
   resetBreakers(): number;
+  /**
+   * Forgets an endpoint that is gone for good (it left DNS and drained): its breakers stop and
+   * their series leave `/metrics`, so endpoints coming and going do not grow state.
+   */
+  forgetEndpoint(endpoint: string): void;
   breakerStates(): { endpoint: string; model: string; state: BreakerState }[];
 }
 
@@ -196,6 +201,16 @@ export function createCallGuard<E extends Target>(options: CallGuardOptions<E>):
         breaker.reset();
       }
       return open;
+    },
+    forgetEndpoint(endpoint) {
+      for (const [key, entry] of breakers) {
+        if (entry.endpoint !== endpoint) continue;
+        entry.breaker.dispose();
+        breakers.delete(key);
+        for (const to of BREAKER_STATES) {
+          metrics?.transitions.remove({ endpoint, model: entry.model, to });
+        }
+      }
     },
     breakerStates: () =>
       [...breakers.values()].map((b) => ({

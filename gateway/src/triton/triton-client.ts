@@ -104,6 +104,8 @@ export async function createTritonClient(options: TritonClientOptions): Promise<
   // Replaced, never mutated, when discovery changes the set: a loop over it stays consistent.
   let endpoints: readonly Endpoint[] = fixed;
   const draining = new Set<Endpoint>();
+  // Drained and dropped from metrics: a call answered after that is not recorded again.
+  const forgotten = new WeakSet<Endpoint>();
   metrics?.observeEndpoints(() => endpoints);
   await Promise.all(endpoints.map((e) => e.start()));
 
@@ -119,7 +121,15 @@ export async function createTritonClient(options: TritonClientOptions): Promise<
       if (next.includes(gone)) continue;
       log.info({ endpoint: gone.name, in_flight: gone.outstanding }, "triton endpoint draining");
       draining.add(gone);
-      void gone.drain().then(() => draining.delete(gone));
+      void gone.drain().then(() => {
+        draining.delete(gone);
+        // Gone for good unless DNS lists it again (then it starts afresh): drop its state.
+        if (!endpoints.some((e) => e.name === gone.name)) {
+          forgotten.add(gone);
+          guard?.forgetEndpoint(gone.name);
+          metrics?.forgetEndpoint(gone.name);
+        }
+      });
     }
     await Promise.all(added.map((e) => e.start()));
   };
@@ -182,12 +192,13 @@ export async function createTritonClient(options: TritonClientOptions): Promise<
       code = InferError.from(error).code;
       throw error;
     } finally {
-      metrics?.recordCall(
-        endpoint.name,
-        labelOf(model),
-        code,
-        Number(process.hrtime.bigint() - started) / 1e9,
-      );
+      if (!forgotten.has(endpoint))
+        metrics?.recordCall(
+          endpoint.name,
+          labelOf(model),
+          code,
+          Number(process.hrtime.bigint() - started) / 1e9,
+        );
     }
   };
 
