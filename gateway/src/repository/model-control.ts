@@ -16,13 +16,13 @@ export interface ModelControl {
    * Loads (or reloads) `model` everywhere; resolves once every server answered. Rejects with
    * FAILED_PRECONDITION when the servers poll their repository and refuse explicit loads.
    */
-  load(model: string): Promise<void>;
+  load(model: string, timeoutMs?: number): Promise<void>;
   /** The versions of `model` that every server has ready (the intersection), ascending. */
   readyVersions(model: string): Promise<number[]>;
   close(): void;
 }
 
-/** Per-call deadline, ms: a load of a large model takes a while on any server. */
+/** Default load deadline, ms: a load of a large model takes a while on any server. */
 const LOAD_DEADLINE_MS = 300_000;
 const INDEX_DEADLINE_MS = 10_000;
 
@@ -40,11 +40,11 @@ export function createTritonModelControl(urls: readonly string[]): ModelControl 
   );
   return {
     target: `triton ${urls.join(", ")}`,
-    async load(model) {
+    async load(model, timeoutMs = LOAD_DEADLINE_MS) {
       await Promise.all(
         channels.map((channel) =>
           channel
-            .unary("RepositoryModelLoad", { model_name: model }, deadline(LOAD_DEADLINE_MS))
+            .unary("RepositoryModelLoad", { model_name: model }, deadline(timeoutMs))
             .catch((error: unknown) => {
               throw asPollingRefusal(error);
             }),
@@ -85,7 +85,12 @@ export interface GatewayModelControlOptions {
 export function createGatewayModelControl(options: GatewayModelControlOptions): ModelControl {
   const base = options.adminUrl.replace(/\/+$/, "");
   const post = async (path: string, body: object, timeoutMs: number): Promise<unknown> => {
-    const headers: Record<string, string> = { "content-type": "application/json" };
+    // The gateway's own deadline for the call (its default is for inference, not for loading
+    // a large model): the same as ours.
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      "x-infergate-timeout-ms": String(timeoutMs),
+    };
     if (options.token) headers["authorization"] = `Bearer ${options.token}`;
     const response = await fetch(`${base}${path}`, {
       method: "POST",
@@ -102,8 +107,8 @@ export function createGatewayModelControl(options: GatewayModelControlOptions): 
   };
   return {
     target: `gateway ${base}`,
-    async load(model) {
-      await post(`/v2/repository/models/${encodeURIComponent(model)}/load`, {}, LOAD_DEADLINE_MS);
+    async load(model, timeoutMs = LOAD_DEADLINE_MS) {
+      await post(`/v2/repository/models/${encodeURIComponent(model)}/load`, {}, timeoutMs);
     },
     async readyVersions(model) {
       const rows = (await post("/v2/repository/index", { ready: true }, INDEX_DEADLINE_MS)) as

@@ -330,14 +330,15 @@ function namesLiveVersion(problem: LintProblem, liveVersions: ReadonlySet<number
  */
 async function loadAndWait(options: UpdateOptions, version: number, gone: number[]) {
   const say = options.progress ?? (() => {});
+  // One budget for the load and the wait after it.
+  const timeoutMs = options.readyTimeoutMs ?? 300_000;
+  const until = Date.now() + timeoutMs;
   try {
-    await options.control.load(options.model);
+    await options.control.load(options.model, timeoutMs);
   } catch (error) {
     if (!(error instanceof InferError && error.code === Code.FAILED_PRECONDITION)) throw error;
     say(`${options.model}: the servers poll their repository; waiting for them`);
   }
-  const timeoutMs = options.readyTimeoutMs ?? 300_000;
-  const until = Date.now() + timeoutMs;
   let ready: number[] = [];
   for (;;) {
     ready = await options.control.readyVersions(options.model).catch(() => []);
