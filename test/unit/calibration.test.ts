@@ -47,10 +47,13 @@ describe("AbsHistogram", () => {
     assert.equal(histogram.max, 7);
   });
 
-  it("ignores NaN and refuses infinity", () => {
+  it("leaves NaN and infinities out, counting them, and calibrates the finite values", () => {
     const histogram = histogramOf([Number.NaN, 1]);
-    assert.equal(histogram.total, 1);
-    assert.throws(() => histogram.add([Number.POSITIVE_INFINITY]), /infinity/);
+    histogram.add([Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 3]);
+    assert.equal(histogram.total, 2);
+    assert.equal(histogram.nonFinite, 3);
+    assert.equal(histogram.max, 3);
+    assert.ok(Number.isFinite(histogram.range) && histogram.range >= 3);
   });
 
   const percentiles = [

@@ -12,14 +12,17 @@ export const DEFAULT_BINS = 2048;
 /**
  * Bin `k` holds the values with `k * binWidth < |x| <= (k + 1) * binWidth` (bin 0 also holds
  * 0), so a histogram's upper bin edges are the values of integer data on an integer grid.
- * NaN is ignored; an infinite value is refused, as it has no range to calibrate to.
+ * NaN and ±Infinity are left out (an attention mask's -inf, a log of 0): they have no range to
+ * calibrate to, and the finite values still do; `nonFinite` counts them.
  */
 export class AbsHistogram {
   readonly counts: Float64Array;
   /** Upper edge of the last bin; 0 until a non-zero value has been seen. */
   range = 0;
-  /** Values counted (NaN excluded). */
+  /** Values counted (NaN and ±Infinity excluded). */
   total = 0;
+  /** NaN and ±Infinity values left out. */
+  nonFinite = 0;
   /** The largest |x| seen. */
   max = 0;
 
@@ -38,7 +41,6 @@ export class AbsHistogram {
   /** Counts every element of `values`. */
   add(values: ArrayLike<number>): void {
     const batchMax = absMax(values);
-    if (!Number.isFinite(batchMax)) throw new Error("cannot calibrate a tensor holding infinity");
     if (batchMax > this.max) this.max = batchMax;
     if (this.range === 0 && batchMax > 0) this.range = batchMax;
     while (batchMax > this.range) this.doubleRange();
@@ -48,7 +50,10 @@ export class AbsHistogram {
     const perUnit = this.range > 0 ? bins / this.range : 0;
     for (let i = 0; i < values.length; i++) {
       const v = Math.abs(values[i]!);
-      if (Number.isNaN(v)) continue;
+      if (!Number.isFinite(v)) {
+        this.nonFinite += 1;
+        continue;
+      }
       const bin = Math.ceil(v * perUnit) - 1;
       this.counts[Math.min(Math.max(bin, 0), last)]! += 1;
       this.total += 1;
@@ -85,7 +90,7 @@ function absMax(values: ArrayLike<number>): number {
   let max = 0;
   for (let i = 0; i < values.length; i++) {
     const v = Math.abs(values[i]!);
-    if (v > max) max = v;
+    if (v > max && v !== Number.POSITIVE_INFINITY) max = v;
   }
   return max;
 }
