@@ -20,8 +20,11 @@ export interface Sample {
 /** A counter updated as events happen. */
 export interface Counter {
   inc(labels?: Labels, value?: number): void;
-  /** Drops the series of exactly these labels (a label value that will not come back). */
-  remove(labels: Labels): void;
+  /**
+   * Drops every series whose labels include `match` (a label value that will not come back),
+   * read from the metric at that moment: nothing is tracked on the way.
+   */
+  removeWhere(match: Labels): Promise<void>;
 }
 
 /** A gauge updated as state changes. */
@@ -34,8 +37,8 @@ export interface Gauge {
 /** A histogram of observations, e.g. latencies in seconds. */
 export interface Histogram {
   observe(labels: Labels, value: number): void;
-  /** Drops the series of exactly these labels. */
-  remove(labels: Labels): void;
+  /** Drops every series whose labels include `match`. */
+  removeWhere(match: Labels): Promise<void>;
 }
 
 interface MetricOptions {
@@ -72,7 +75,7 @@ export function createMetricsRegistry(options: { nodeDefaults?: boolean } = {}):
       const metric = new client.Counter({ ...o, labelNames: o.labelNames ?? [], registers });
       return {
         inc: (labels = {}, value = 1) => metric.inc(labels, value),
-        remove: (labels) => metric.remove(labels),
+        removeWhere: (match) => removeWhere(metric, match),
       };
     },
     gauge(o) {
@@ -83,7 +86,13 @@ export function createMetricsRegistry(options: { nodeDefaults?: boolean } = {}):
         dec: (labels = {}, value = 1) => metric.dec(labels, value),
       };
     },
-    histogram: (o) => new client.Histogram({ ...o, labelNames: o.labelNames ?? [], registers }),
+    histogram(o) {
+      const metric = new client.Histogram({ ...o, labelNames: o.labelNames ?? [], registers });
+      return {
+        observe: (labels, value) => metric.observe(labels, value),
+        removeWhere: (match) => removeWhere(metric, match),
+      };
+    },
     collectedCounter(o) {
       new client.Counter({
         name: o.name,
@@ -112,6 +121,26 @@ export function createMetricsRegistry(options: { nodeDefaults?: boolean } = {}):
     text: () => registry.metrics(),
     contentType: registry.contentType,
   };
+}
+
+/**
+ * Removes every series of `metric` whose labels include `match`. A histogram's bucket samples
+ * carry an extra `le` label, which is not part of the series' own labels.
+ */
+async function removeWhere(
+  metric: client.Counter<string> | client.Histogram<string>,
+  match: Labels,
+): Promise<void> {
+  const { values } = await metric.get();
+  const done = new Set<string>();
+  for (const { labels } of values) {
+    const { le: _bucket, ...own } = labels;
+    if (!Object.entries(match).every(([name, value]) => own[name] === value)) continue;
+    const key = JSON.stringify(own);
+    if (done.has(key)) continue;
+    done.add(key);
+    metric.remove(own as Labels);
+  }
 }
 
 /** Serves `GET /metrics` from a registry on its own HTTP listener. Resolves once listening. */

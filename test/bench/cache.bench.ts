@@ -23,9 +23,8 @@
  * without their per-request log line; `BENCH_CPU_PROF=DIR` writes V8 CPU profiles of the
  * gateways and the express endpoint to DIR. Exits 0; a missed target is reported as MISSED.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
 import { connect as netConnect, type Socket } from "node:net";
 import { availableParallelism, loadavg } from "node:os";
 import { dirname, join } from "node:path";
@@ -44,7 +43,16 @@ import { createMetricsRegistry } from "../../gateway/src/metrics.js";
 import { loadServiceDefinitions } from "../../gateway/src/protocol/protos.js";
 import { makeTensor } from "../../gateway/src/protocol/tensor.js";
 import { makeTempRepository } from "../integration/helpers/model-server.js";
-import { freePort, startRedisServer } from "../integration/helpers/redis-server.js";
+import { startRedisServer } from "../integration/helpers/redis-server.js";
+import {
+  childExecArgv,
+  cpuTimeMs,
+  median,
+  percentile,
+  printTable,
+  startModelServerProcess,
+  stopChild,
+} from "./bench-support.js";
 
 const ROUNDS = 5;
 const ROUND_MS = 1500;
@@ -72,67 +80,23 @@ interface Server {
   close(): Promise<void>;
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, "exit");
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** Node flags for a child: tsx's loader (from ours), plus a CPU profile when asked. */
-function childExecArgv(name: string): string[] {
-  const profile = CPU_PROFILE_DIR
-    ? ["--cpu-prof", `--cpu-prof-dir=${join(CPU_PROFILE_DIR, name)}`]
-    : [];
-  return [...process.execArgv, ...profile];
-}
-
 /** Starts this file as a child with `args`; resolves with its first IPC message. */
 async function startChild<M>(label: string, args: string[]) {
   const name = label.replace(/[^a-z0-9]+/gi, "-");
-  const child = spawn(process.execPath, [...childExecArgv(name), THIS_FILE, ...args], {
-    cwd: ROOT,
-    stdio: ["ignore", "ignore", "inherit", "ipc"],
-  });
+  const child = spawn(
+    process.execPath,
+    [...childExecArgv(CPU_PROFILE_DIR, name), THIS_FILE, ...args],
+    {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    },
+  );
   const exit = once(child, "exit").then(([code]) => {
     throw new Error(`${label} exited with ${code}`);
   });
   const [message] = (await Promise.race([once(child, "message"), exit])) as [M];
   child.disconnect();
   return { child, message };
-}
-
-/** `infergate models` on `repository`; resolves with its gRPC address once ready. */
-async function startModelServer(repository: string) {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      ...process.execArgv,
-      join(ROOT, "gateway", "src", "cli", "main.ts"),
-      "models",
-      "--repository",
-      repository,
-      `--grpc-port=${port}`,
-      "--metrics-port=-1",
-    ],
-    { cwd: ROOT, env: { ...process.env, LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let output = "";
-  await new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString("utf8");
-      if (output.includes("model server ready")) resolve();
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`model server exited ${code}:\n${output}`)));
-  });
-  child.stdout.resume();
-  child.stderr.resume();
-  return { address: `127.0.0.1:${port}`, close: () => stopChild(child) };
 }
 
 /** A gateway child; `redisUrl` "" = the memory store. */
@@ -293,30 +257,8 @@ async function measure(
   return results;
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 const medianOf = (rounds: readonly Round[], field: (r: Round) => number) =>
   median(rounds.map(field));
-
-/** User plus system CPU time of a process, ms (Linux /proc; undefined elsewhere). */
-function cpuTimeMs(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10; // USER_HZ 100
-  } catch {
-    return undefined;
-  }
-}
 
 /** Successful inferences of `simple` on the model server (gRPC ModelStatistics). */
 function modelStatistics(address: string) {
@@ -351,13 +293,6 @@ interface Verdict {
   value: string;
   target: string;
   met: boolean | undefined;
-}
-
-function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ");
-  console.log(line(header));
-  for (const row of rows) console.log(line(row));
 }
 
 const HIT_VALUES = Array.from({ length: 16 }, (_, i) => i);
@@ -514,7 +449,7 @@ async function main(): Promise<void> {
   );
   const repo = await makeTempRepository(["simple"]);
   const redis = await startRedisServer();
-  const models = await startModelServer(repo.path);
+  const models = await startModelServerProcess(repo.path);
   const stats = modelStatistics(models.address);
   const started: { close(): Promise<void> }[] = [];
   try {

@@ -10,6 +10,7 @@
 import { decodeJsonTensor, encodeJsonTensor } from "../../gateway/src/protocol/json-codec.js";
 import { decodeRawTensor, encodeRawTensor } from "../../gateway/src/protocol/raw-codec.js";
 import { makeTensor, type Tensor } from "../../gateway/src/protocol/tensor.js";
+import { median } from "./bench-support.js";
 
 const ROUNDS = 7;
 const BATCH_MS = 150;
@@ -76,12 +77,6 @@ function timeBatch(benchCase: BenchCase, sink: { value: number }): number {
 /** Rates past 10^5 in exponent form: a zero-copy view is "infinitely" fast and says so plainly. */
 function formatRate(value: number): string {
   return value >= 1e5 ? value.toExponential(2) : value.toFixed(1);
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function main(): void {

@@ -34,9 +34,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -53,6 +51,14 @@ import {
   buildSimpleModel,
   SIMPLE_ROW_ELEMENTS,
 } from "../../gateway/src/repository/simple-model.js";
+import {
+  childExecArgv,
+  cpuTimeMs,
+  median,
+  percentile,
+  startModelServerProcess,
+  stopChild,
+} from "./bench-support.js";
 
 const ROUNDS = 7;
 const LATENCY_ROUND_MS = 1500;
@@ -98,39 +104,6 @@ interface BenchProcess {
   close(): Promise<void>;
 }
 
-/** A free TCP port: `infergate models` takes a fixed port, not 0. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, "127.0.0.1");
-  await once(probe, "listening");
-  const address = probe.address();
-  probe.close();
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
-
-/**
- * Node flags for a child: tsx's loader (from ours), plus CPU profiles when asked, in a folder
- * per process: each thread (the main one, tsx's module-hooks worker, ONNX Runtime's workers)
- * writes its own file there.
- */
-function childExecArgv(name: string): string[] {
-  const profile = CPU_PROFILE_DIR
-    ? ["--cpu-prof", `--cpu-prof-dir=${join(CPU_PROFILE_DIR, name)}`]
-    : [];
-  return [...process.execArgv, ...profile];
-}
-
-/** Stops a child with SIGTERM (it shuts down gracefully, writing any profile), waits for it. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, "exit");
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 /** Rejects if `child` exits first; `what` names it in the message. */
 function failOnExit(child: ChildProcess, what: string, output: () => string): Promise<never> {
   return new Promise((_, reject) => {
@@ -139,48 +112,25 @@ function failOnExit(child: ChildProcess, what: string, output: () => string): Pr
 }
 
 /** `infergate models` as `infergate up` starts it; resolves once it logs that it is ready. */
-async function startModelServerProcess(repository: string): Promise<BenchProcess> {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      ...childExecArgv("models"),
-      join(ROOT, "gateway", "src", "cli", "main.ts"),
-      "models",
-      "--repository",
-      repository,
-      `--grpc-port=${port}`,
-      "--metrics-port=-1",
-    ],
-    { cwd: ROOT, env: { ...process.env, LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] },
+async function startModelServer(repository: string): Promise<BenchProcess> {
+  const server = await startModelServerProcess(
+    repository,
+    childExecArgv(CPU_PROFILE_DIR, "models"),
   );
-  let output = "";
-  const ready = new Promise<void>((resolve) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString("utf8");
-      if (output.includes("model server ready")) resolve();
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-  });
-  await withTimeout(
-    Promise.race([ready, failOnExit(child, "the model server", () => output)]),
-    60_000,
-    "the model server did not start",
-  );
-  return {
-    label: "model server",
-    address: `127.0.0.1:${port}`,
-    pid: child.pid!,
-    close: () => stopChild(child),
-  };
+  return { label: "model server", ...server };
 }
 
 /** This file as a gateway child process with `transport`; resolves with its gRPC address. */
 async function startGatewayProcess(transport: Transport, upstream: string): Promise<BenchProcess> {
   const child = spawn(
     process.execPath,
-    [...childExecArgv(`gateway-${transport}`), THIS_FILE, CHILD_FLAG, transport, upstream],
+    [
+      ...childExecArgv(CPU_PROFILE_DIR, `gateway-${transport}`),
+      THIS_FILE,
+      CHILD_FLAG,
+      transport,
+      upstream,
+    ],
     // stdout (one JSON log line per request) goes to /dev/null; errors still show.
     { cwd: ROOT, stdio: ["ignore", "ignore", "inherit", "ipc"] },
   );
@@ -224,23 +174,6 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, message: string):
     return await Promise.race([promise, timeout]);
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/** User plus system CPU time of a process, ms (Linux /proc; undefined elsewhere). */
-function cpuTimeMs(pid: number): number | undefined {
-  if (pid === process.pid) {
-    const usage = process.cpuUsage();
-    return (usage.user + usage.system) / 1000;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the command name (which may hold spaces) start at ") "; utime, stime are 14, 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ticksPerMs = 100 / 1000; // USER_HZ is 100 on Linux
-    return (Number(fields[11]) + Number(fields[12])) / ticksPerMs;
-  } catch {
-    return undefined;
   }
 }
 
@@ -372,12 +305,6 @@ async function closedLoop(
   };
 }
 
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
-}
-
 /** Runs a figure's cases: one warm-up round, then ROUNDS rotating rounds; results per case. */
 async function measure(
   cases: readonly BenchCase[],
@@ -393,12 +320,6 @@ async function measure(
     }
   }
   return results;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Median over rounds of one field. */
@@ -605,7 +526,7 @@ async function main(): Promise<void> {
     await writeFile(join(repository, MODEL, "1", "model.onnx"), buildSimpleModel());
     if (CPU_PROFILE_DIR) await mkdir(CPU_PROFILE_DIR, { recursive: true });
 
-    const models = await startModelServerProcess(repository);
+    const models = await startModelServer(repository);
     processes.push(models);
     const gateways = await Promise.all(
       (["stream", "unary"] as const).map((t) => startGatewayProcess(t, models.address)),

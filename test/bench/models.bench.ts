@@ -27,14 +27,9 @@
  * Run: `npm run bench:models` (about two minutes on two cores). It exits 0: a missed target is
  * reported as MISSED, not failed.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import { readFileSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { silentLogger } from "../../gateway/src/log.js";
 import { startModelServer } from "../../gateway/src/models/model-server.js";
@@ -50,10 +45,10 @@ import {
   buildSimpleModel,
   SIMPLE_ROW_ELEMENTS,
 } from "../../gateway/src/repository/simple-model.js";
+import { cpuTimeMs, median, startModelServerProcess } from "./bench-support.js";
 
 const ROUNDS = 8;
 const ROUND_MS = 1000;
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 const OCR_BATCH = 8;
@@ -208,12 +203,6 @@ async function measure(cases: readonly BenchCase[], cpu: CpuMeter): Promise<Samp
   }));
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The gRPC client: grpc-js with the project's own serializers, tensors in raw_input_contents
 
@@ -332,83 +321,18 @@ async function startInProcess(repository: string): Promise<BenchServer> {
   };
 }
 
-/** A free TCP port: `infergate models` takes a fixed port, not 0. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, "127.0.0.1");
-  await once(probe, "listening");
-  const address = probe.address();
-  probe.close();
-  if (address === null || typeof address === "string") throw new Error("no free port");
-  return address.port;
-}
-
 /**
  * CPU microseconds of another process, all threads: utime + stime from Linux's /proc/PID/stat, in
  * clock ticks of 10 ms (USER_HZ is 100 on Linux). NaN where there is no /proc.
  */
 function processCpuUs(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  } catch {
-    return Number.NaN;
-  }
+  return pid === undefined ? Number.NaN : (cpuTimeMs(pid) ?? Number.NaN) * 1000;
 }
 
 /** `infergate models` in a child process; resolves once it logs that it is ready. */
 async function startChild(repository: string): Promise<BenchServer> {
-  const port = await freePort();
-  const main = join(ROOT, "gateway", "src", "cli", "main.ts");
-  const child: ChildProcess = spawn(
-    process.execPath,
-    // `--metrics-port=-1` (no metrics listener) joined: parseArgs would read a separate "-1" as a flag.
-    [
-      "--import",
-      "tsx",
-      main,
-      "models",
-      "--repository",
-      repository,
-      `--grpc-port=${port}`,
-      "--metrics-port=-1",
-    ],
-    { cwd: ROOT, env: { ...process.env, LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let output = "";
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`child server not ready after 60 s:\n${output}`));
-    }, 60_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString("utf8");
-      if (!output.includes("model server ready")) return;
-      clearTimeout(timer);
-      child.stdout?.off("data", onData);
-      child.stderr?.off("data", onData);
-      child.stdout?.resume();
-      child.stderr?.resume();
-      resolve();
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`child server exited with ${code}:\n${output}`));
-    });
-  });
-  return {
-    address: `127.0.0.1:${port}`,
-    cpuUs: () => processCpuUs(child.pid),
-    async close() {
-      if (child.exitCode !== null) return;
-      child.kill("SIGTERM");
-      await once(child, "exit");
-    },
-  };
+  const server = await startModelServerProcess(repository);
+  return { address: server.address, cpuUs: () => processCpuUs(server.pid), close: server.close };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,10 +14,10 @@ import { loadConfig } from "../../gateway/src/config/load-config.js";
 import type { GatewayConfig } from "../../gateway/src/config/schema.js";
 import { type RunningGateway, startGateway } from "../../gateway/src/gateway.js";
 import { silentLogger } from "../../gateway/src/log.js";
-import { loadServiceDefinitions } from "../../gateway/src/protocol/protos.js";
 import {
   type Message,
   makeTempRepository,
+  methodDefinition,
   parsePrometheusText,
   samplesOf,
   startTestModelServer,
@@ -255,9 +255,7 @@ describe("result cache through the gateway, Redis behind it", () => {
     );
     try {
       const values = fresh();
-      const definition = loadServiceDefinitions().inference[
-        "ModelStreamInfer"
-      ] as grpc.MethodDefinition<object, Message>;
+      const definition = methodDefinition("ModelStreamInfer");
       const stream = client.makeBidiStreamRequest(
         definition.path,
         definition.requestSerialize,
@@ -432,10 +430,7 @@ function grpcInfer(
   values: number[],
   metadata: Record<string, string> = {},
 ): Promise<{ outputs: string[]; cache: string | undefined }> {
-  const definition = loadServiceDefinitions().inference["ModelInfer"] as grpc.MethodDefinition<
-    object,
-    Message
-  >;
+  const definition = methodDefinition("ModelInfer");
   const raw = (v: number[]) => Buffer.from(Int32Array.from(v).buffer);
   const request = {
     model_name: "simple",

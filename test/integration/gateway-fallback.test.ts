@@ -10,13 +10,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { loadServiceDefinitions } from "../../gateway/src/protocol/protos.js";
 import { encodeOnnxGraph } from "../../gateway/src/repository/onnx-model.js";
 import { SIMPLE_ROW_ELEMENTS } from "../../gateway/src/repository/simple-model.js";
 import { type FullGateway, startFullGateway, sumOf } from "./helpers/full-gateway.js";
 import { simpleModel, writeRepository } from "./helpers/generated-repository.js";
 import {
   type Message,
+  methodDefinition,
   startTestModelServer,
   type TempRepository,
   type TestModelServer,
@@ -152,9 +152,7 @@ describe("a fallback model once every breaker of a failing model is open", () =>
   it("over gRPC: the response parameter and the x-infergate-degraded trailer", async () => {
     const outcome = await new Promise<{ response?: Message; trailer?: string; error?: Error }>(
       (resolve) => {
-        const definition = loadServiceDefinitions().inference[
-          "ModelInfer"
-        ] as grpc.MethodDefinition<object, Message>;
+        const definition = methodDefinition("ModelInfer");
         const client = new grpc.Client(
           `127.0.0.1:${gateway.gateway.grpcPort}`,
           grpc.credentials.createInsecure(),

@@ -300,12 +300,10 @@ export function createResultCache(options: ResultCacheOptions): ResultCache {
         },
         // A fallback model answered (the model's breakers are open): not this key's result.
         // Another version answered (a rollout in progress): not this key's either.
-        refuse: (value) =>
-          degradedTo(value.parameters) !== undefined
-            ? "degraded"
-            : value.modelVersion === resolved
-              ? undefined
-              : "version_changed",
+        refuse(value) {
+          if (degradedTo(value.parameters) !== undefined) return "degraded";
+          return value.modelVersion === resolved ? undefined : "version_changed";
+        },
         size: inferValueBytes,
         encode: encodeInferValue,
         decode: decodeInferValue,

@@ -85,6 +85,12 @@ const STRIP_STEPS = { min: 16, opt: 40, max: 320 } as const;
 /** The recognizer's classes: blank, the 6623 lines of ppocr_keys_v1.txt, space. */
 const REC_CLASSES = 6625;
 
+/** Where an ensemble runs on a GPU target: where its steps run. */
+const ENSEMBLE_ON_GPU = {
+  placement: "ensemble",
+  reason: "an ensemble on every target: Triton chains its steps wherever they run",
+} as const;
+
 /** The build description of every model in `MODEL_SOURCES`, by name. */
 export const MODEL_BUILDS: Readonly<Record<string, ModelBuildSpec>> = {
   ocr_det: {
@@ -184,10 +190,7 @@ export const MODEL_BUILDS: Readonly<Record<string, ModelBuildSpec>> = {
     maxBatchSize: 4,
     inputs: [],
     outputs: [],
-    gpu: {
-      placement: "ensemble",
-      reason: "an ensemble on every target: Triton chains its steps wherever they run",
-    },
+    gpu: ENSEMBLE_ON_GPU,
     ensemble: {
       step: [
         {
@@ -233,10 +236,7 @@ export const MODEL_BUILDS: Readonly<Record<string, ModelBuildSpec>> = {
     maxBatchSize: 32,
     inputs: [],
     outputs: [],
-    gpu: {
-      placement: "ensemble",
-      reason: "an ensemble on every target: Triton chains its steps wherever they run",
-    },
+    gpu: ENSEMBLE_ON_GPU,
     ensemble: {
       step: [
         {

@@ -120,55 +120,50 @@ async function pushLocked(
 ): Promise<PushResult> {
   const { repository, model } = options;
   const say = options.progress ?? (() => {});
-  {
-    const previous = live?.versions.at(-1);
-    const version = (await highestVersionEverUsed(modelDir)) + 1;
-    const staged = await stage(modelDir, model, version, source);
-    try {
-      say(`push ${model}: validating version ${version}`);
-      await validateStaged(repository, staged, live);
-      const liveConfig = live?.hasConfig ? await readFile(live.configPath, "utf8") : undefined;
-      const config = source.config ?? liveConfig;
-      if (config === undefined) {
-        throw new InferError(
-          Code.INVALID_ARGUMENT,
-          `model '${model}' has no config.pbtxt: push one`,
-        );
-      }
-      if (previous !== undefined && liveConfig !== undefined) {
-        await keepConfig(modelDir, previous, liveConfig, false);
-      }
-      await keepConfig(modelDir, version, config, true);
-      // The version folder moves in with one rename, so a polling server never sees it half
-      // written; then the config, by rename as well.
-      await rename(join(staged.path, String(version)), join(modelDir, String(version)));
-      if (config !== liveConfig) await replaceFile(join(modelDir, "config.pbtxt"), config);
-      say(`push ${model}: version ${version} in place; loading on ${options.control.target}`);
-    } finally {
-      await rm(staged.path, { recursive: true, force: true });
+  const previous = live?.versions.at(-1);
+  const version = (await highestVersionEverUsed(modelDir)) + 1;
+  const staged = await stage(modelDir, model, version, source);
+  try {
+    say(`push ${model}: validating version ${version}`);
+    await validateStaged(repository, staged, live);
+    const liveConfig = live?.hasConfig ? await readFile(live.configPath, "utf8") : undefined;
+    const config = source.config ?? liveConfig;
+    if (config === undefined) {
+      throw new InferError(Code.INVALID_ARGUMENT, `model '${model}' has no config.pbtxt: push one`);
     }
-    try {
-      await loadAndWait(options, version, []);
-    } catch (error) {
-      say(`push ${model}: version ${version} failed; restoring version ${previous ?? "(none)"}`);
-      await retire(modelDir, version, "failed");
-      if (previous !== undefined) {
-        await restoreConfig(modelDir, previous);
-        await loadAndWait(options, previous, [version]).catch(() => {});
-      }
-      throw error;
+    if (previous !== undefined && liveConfig !== undefined) {
+      await keepConfig(modelDir, previous, liveConfig, false);
     }
-    say(
-      `push ${model}: version ${version} is serving` +
-        (previous === undefined ? "" : `; version ${previous} kept for rollback`),
-    );
-    return {
-      model,
-      version,
-      configChanged: source.config !== undefined,
-      ...(previous === undefined ? {} : { previous }),
-    };
+    await keepConfig(modelDir, version, config, true);
+    // The version folder moves in with one rename, so a polling server never sees it half
+    // written; then the config, by rename as well.
+    await rename(join(staged.path, String(version)), join(modelDir, String(version)));
+    if (config !== liveConfig) await replaceFile(join(modelDir, "config.pbtxt"), config);
+    say(`push ${model}: version ${version} in place; loading on ${options.control.target}`);
+  } finally {
+    await rm(staged.path, { recursive: true, force: true });
   }
+  try {
+    await loadAndWait(options, version, []);
+  } catch (error) {
+    say(`push ${model}: version ${version} failed; restoring version ${previous ?? "(none)"}`);
+    await retire(modelDir, version, "failed");
+    if (previous !== undefined) {
+      await restoreConfig(modelDir, previous);
+      await loadAndWait(options, previous, [version]).catch(() => {});
+    }
+    throw error;
+  }
+  say(
+    `push ${model}: version ${version} is serving` +
+      (previous === undefined ? "" : `; version ${previous} kept for rollback`),
+  );
+  return {
+    model,
+    version,
+    configChanged: source.config !== undefined,
+    ...(previous === undefined ? {} : { previous }),
+  };
 }
 
 /**

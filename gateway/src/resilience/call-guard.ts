@@ -207,10 +207,8 @@ export function createCallGuard<E extends Target>(options: CallGuardOptions<E>):
         if (entry.endpoint !== endpoint) continue;
         entry.breaker.dispose();
         breakers.delete(key);
-        for (const to of BREAKER_STATES) {
-          metrics?.transitions.remove({ endpoint, model: entry.model, to });
-        }
       }
+      void metrics?.transitions.removeWhere({ endpoint });
     },
     breakerStates: () =>
       [...breakers.values()].map((b) => ({

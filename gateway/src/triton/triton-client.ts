@@ -127,7 +127,7 @@ export async function createTritonClient(options: TritonClientOptions): Promise<
         if (!endpoints.some((e) => e.name === gone.name)) {
           forgotten.add(gone);
           guard?.forgetEndpoint(gone.name);
-          metrics?.forgetEndpoint(gone.name);
+          void metrics?.forgetEndpoint(gone.name);
         }
       });
     }

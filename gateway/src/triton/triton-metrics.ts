@@ -15,7 +15,7 @@ export interface TritonMetrics {
   /** Registers gauges read from the endpoints at scrape time. */
   observeEndpoints(endpoints: () => readonly Endpoint[]): void;
   /** Drops the call series of an endpoint that is gone for good. */
-  forgetEndpoint(endpoint: string): void;
+  forgetEndpoint(endpoint: string): Promise<void>;
 }
 
 /** Registers the Triton client's metrics. */
@@ -31,26 +31,13 @@ export function createTritonMetrics(registry: MetricsRegistry): TritonMetrics {
     help: "Inference calls to Triton by endpoint, model and gRPC code",
     labelNames: ["endpoint", "model", "code"],
   });
-  // The (model, code) pairs seen per endpoint: what to drop when it goes.
-  const seen = new Map<string, Map<string, { model: string; code: string }>>();
   return {
     recordCall(endpoint, model, code, seconds) {
-      const codeName = Code[code] ?? String(code);
       duration.observe({ endpoint, model }, seconds);
-      calls.inc({ endpoint, model, code: codeName });
-      let pairs = seen.get(endpoint);
-      if (!pairs) {
-        pairs = new Map();
-        seen.set(endpoint, pairs);
-      }
-      pairs.set(`${model}\u0000${codeName}`, { model, code: codeName });
+      calls.inc({ endpoint, model, code: Code[code] ?? String(code) });
     },
-    forgetEndpoint(endpoint) {
-      for (const { model, code } of seen.get(endpoint)?.values() ?? []) {
-        calls.remove({ endpoint, model, code });
-        duration.remove({ endpoint, model });
-      }
-      seen.delete(endpoint);
+    async forgetEndpoint(endpoint) {
+      await Promise.all([calls.removeWhere({ endpoint }), duration.removeWhere({ endpoint })]);
     },
     observeEndpoints(endpoints) {
       const gauge = (name: string, help: string, value: (e: Endpoint) => number) =>

@@ -8,9 +8,8 @@ import * as grpc from "@grpc/grpc-js";
 import { loadConfig } from "../../../gateway/src/config/load-config.js";
 import type { GatewayConfig } from "../../../gateway/src/config/schema.js";
 import { type RunningGateway, startGateway } from "../../../gateway/src/gateway.js";
-import { pipelinesServiceDefinition } from "../../../gateway/src/grpc/pipelines-service.js";
 import { type Logger, silentLogger } from "../../../gateway/src/log.js";
-import { loadServiceDefinitions } from "../../../gateway/src/protocol/protos.js";
+import { gatewayMethods } from "./grpc-gateway.js";
 import {
   type Message,
   type PrometheusText,
@@ -83,7 +82,7 @@ export async function startFullGateway(options: FullGatewayOptions): Promise<Ful
     grpc.credentials.createInsecure(),
     { "grpc.max_receive_message_length": -1, "grpc.max_send_message_length": -1 },
   );
-  const definitions = methodDefinitions();
+  const definitions = gatewayMethods();
   return {
     gateway,
     config,
@@ -115,20 +114,6 @@ export async function startFullGateway(options: FullGatewayOptions): Promise<Ful
       await gateway.close();
     },
   };
-}
-
-/** Every method of the gateway's public gRPC services, by inference RPC name and full path. */
-function methodDefinitions(): Map<string, grpc.MethodDefinition<object, Message>> {
-  const { inference, health } = loadServiceDefinitions();
-  const byName = new Map<string, grpc.MethodDefinition<object, Message>>();
-  for (const service of [inference, health, pipelinesServiceDefinition()]) {
-    for (const [name, method] of Object.entries(service)) {
-      const definition = method as grpc.MethodDefinition<object, Message>;
-      byName.set(definition.path, definition);
-      if (service === inference) byName.set(name, definition);
-    }
-  }
-  return byName;
 }
 
 /** GETs a Prometheus text exposition and parses it. */

@@ -49,8 +49,8 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** Every method of the three services, by inference RPC name and by full path. */
-function methods(): Map<string, grpc.MethodDefinition<object, Message>> {
+/** Every method of the gateway's three gRPC services, by inference RPC name and by full path. */
+export function gatewayMethods(): Map<string, grpc.MethodDefinition<object, Message>> {
   const { inference, health } = loadServiceDefinitions();
   const byName = new Map<string, grpc.MethodDefinition<object, Message>>();
   for (const service of [inference, health, pipelinesServiceDefinition()]) {
@@ -91,7 +91,7 @@ export async function startTestGateway(
     "grpc.max_receive_message_length": -1,
     "grpc.max_send_message_length": -1,
   });
-  const definitions = methods();
+  const definitions = gatewayMethods();
   const definition = (method: string) => {
     const found = definitions.get(method);
     if (!found) throw new Error(`no gRPC method '${method}'`);
