@@ -5,6 +5,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { loadServiceDefinitions } from "../protocol/protos.js";
+import { raiseServerReceiveWindow } from "../protocol/server-receive-window.js";
 import { createHealthService } from "./health-service.js";
 import { createInferenceService } from "./inference-service.js";
 import { createPipelinesService, pipelinesServiceDefinition } from "./pipelines-service.js";
@@ -44,6 +45,12 @@ export function createGrpcServer(deps: GrpcServerDeps): grpc.Server {
   });
   const services = loadServiceDefinitions();
   const log = deps.log.child({ component: "grpc" });
+  if (!raiseServerReceiveWindow(server)) {
+    log.warn(
+      { windowBytes: 65_535 },
+      "grpc-js has no createHttp2Server: requests arrive through HTTP/2's default window",
+    );
+  }
   const handlerDeps = { ...deps, log };
   server.addService(services.inference, createInferenceService(handlerDeps));
   server.addService(services.health, createHealthService(handlerDeps));

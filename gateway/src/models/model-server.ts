@@ -9,6 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../log.js";
 import { createMetricsRegistry, listeningPort, serveMetrics } from "../metrics.js";
 import { loadServiceDefinitions } from "../protocol/protos.js";
+import { raiseServerReceiveWindow } from "../protocol/server-receive-window.js";
 import { createHealthService, createInferenceService } from "./grpc-service.js";
 import { type ModelControlMode, ModelManager } from "./model-manager.js";
 import { registerTritonMetrics } from "./triton-metrics.js";
@@ -68,6 +69,12 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5000,
   });
+  if (!raiseServerReceiveWindow(server)) {
+    log.warn(
+      { windowBytes: 65_535 },
+      "grpc-js has no createHttp2Server: requests arrive through HTTP/2's default window",
+    );
+  }
   const services = loadServiceDefinitions();
   const deps = {
     manager,
