@@ -541,6 +541,84 @@ describe("HTTP front end (scriptedCore)", () => {
     });
   });
 
+  describe("infer outside the direct route", () => {
+    // The direct route takes `POST /v2/models/{m}[/versions/{v}]/infer` exactly as written;
+    // express serves the forms it leaves (trailing slash, other case). Same answer either way.
+    const forms = [
+      ["direct", "/v2/models/simple/versions/1/infer"],
+      ["express, trailing slash", "/v2/models/simple/versions/1/infer/"],
+      ["express, upper case", "/V2/MODELS/simple/VERSIONS/1/INFER"],
+    ] as const;
+
+    it("every form is served alike, under the one route label", async () => {
+      const answers: unknown[] = [];
+      for (const [name, path] of forms) {
+        h.core.calls.length = 0;
+        const response = await postJson(h.url(`${path}?ignored=1`), simpleJson({ id: name }), {
+          "x-request-id": `form-${answers.length}`,
+        });
+        assert.equal(response.status, 200, name);
+        assert.equal(response.headers.get("x-request-id"), `form-${answers.length}`);
+        const { id, ...body } = (await response.json()) as Record<string, unknown>;
+        assert.equal(id, name);
+        answers.push(body);
+        const request = h.core.calls[0]!.args[0] as CoreInferRequest;
+        assert.equal(request.modelName, "simple", name);
+        assert.equal(request.modelVersion, "1", name);
+      }
+      assert.deepEqual(answers[1], answers[0]);
+      assert.deepEqual(answers[2], answers[0]);
+      await waitFor(() => h.lines.some((l) => l["request_id"] === "form-2"));
+      for (const i of [0, 1, 2]) {
+        const line = h.lines.find((l) => l["request_id"] === `form-${i}`)!;
+        assert.equal(line["route"], "/v2/models/:model{/versions/:version}/infer", forms[i]![0]);
+        assert.equal(line["model"], "simple");
+      }
+    });
+
+    it("errors are answered alike: 400 JSON, 413 closing, a bad timeout header", async () => {
+      for (const [name, path] of forms) {
+        const bad = await postJson(h.url(path), { inputs: "nope" });
+        assert.equal(bad.status, 400, name);
+        assert.match(await errorOf(bad), /inputs/, name);
+        const big = await fetch(h.url(path), {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: Buffer.alloc(64 * 1024 + 1, 32),
+        });
+        assert.equal(big.status, 413, name);
+        assert.equal(big.headers.get("connection"), "close", name);
+        assert.match(await errorOf(big), /limits.maxBodyBytes/, name);
+        const timeout = await postJson(h.url(path), simpleJson(), {
+          "x-infergate-timeout-ms": "soon",
+        });
+        assert.equal(timeout.status, 400, name);
+        assert.match(await errorOf(timeout), /x-infergate-timeout-ms/, name);
+      }
+    });
+
+    it("percent-encoded names are decoded; malformed ones are 400 from express", async () => {
+      const ok = await postJson(h.url("/v2/models/my%20model/infer"), simpleJson());
+      assert.equal(ok.status, 200);
+      assert.equal((h.core.calls[0]!.args[0] as CoreInferRequest).modelName, "my model");
+      const bad = await postJson(h.url("/v2/models/%E0%A4%A/infer"), simpleJson());
+      assert.equal(bad.status, 400);
+      await errorOf(bad);
+    });
+
+    it("core errors keep their status and Retry-After on the direct route", async () => {
+      h.core.script.infer = () => {
+        throw new InferError(Code.UNAVAILABLE, "shed", { retryAfterMs: 1500 });
+      };
+      const response = await postJson(h.url("/v2/models/simple/infer"), simpleJson());
+      assert.equal(response.status, 503);
+      assert.equal(response.headers.get("retry-after"), "2");
+      assert.equal(await errorOf(response), "shed");
+      const metrics = parsePrometheusText(await h.registry.text());
+      assert.equal(samplesOf(metrics, "infergate_http_in_flight_requests")[0]!.value, 0);
+    });
+  });
+
   describe("request context", () => {
     it("keeps a sane x-request-id, echoes it and gives it to the core", async () => {
       const response = await postJson(h.url("/v2/models/simple/infer"), simpleJson(), {

@@ -1,7 +1,9 @@
 /**
  * The last two middlewares of every listener: a JSON 404 for unknown routes and the error handler
- * that answers `{"error": "<message>"}` with the status from `map-error.ts`.
+ * that answers `{"error": "<message>"}` with the status from `map-error.ts` (also used by the
+ * direct routes, which bypass express).
  */
+import type { ServerResponse } from "node:http";
 import type { NextFunction, Request, Response } from "express";
 import { httpErrorOf, routeNotFound } from "./map-error.js";
 import { scopeOf } from "./request-scope.js";
@@ -12,8 +14,7 @@ export function notFound(req: Request, _res: Response, next: NextFunction): void
 }
 
 /**
- * Express error middleware (four parameters, as express recognises them). The error goes to the
- * request's log line; a response already under way is cut, as its status can no longer change.
+ * Express error middleware (four parameters, as express recognises them): {@link answerError}.
  */
 export function handleError(
   reason: unknown,
@@ -21,16 +22,31 @@ export function handleError(
   res: Response,
   _next: NextFunction,
 ): void {
+  answerError(reason, res);
+}
+
+/**
+ * Answers `reason` as `{"error": "<message>"}` with its status (see `map-error.ts`), on express's
+ * responses and plain node ones alike. The error goes to the request's log line; a response
+ * already under way is cut, as its status can no longer change.
+ */
+export function answerError(reason: unknown, res: ServerResponse): void {
   const { status, body, error } = httpErrorOf(reason);
   scopeOf(res).error = error;
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;
   }
+  const json = Buffer.from(JSON.stringify(body));
+  const headers: Record<string, string> = {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": String(json.length),
+  };
   // A body refused for its size may still be arriving: closing the connection stops it.
-  if (status === 413) res.setHeader("connection", "close");
+  if (status === 413) headers["connection"] = "close";
   // Shed (429) and unavailable (503) answers say when to come back, in whole seconds.
-  if (error.retryAfterMs !== undefined)
-    res.setHeader("retry-after", String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
-  res.status(status).json(body);
+  if (error.retryAfterMs !== undefined) {
+    headers["retry-after"] = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
+  }
+  res.writeHead(status, headers).end(json);
 }

@@ -3,6 +3,7 @@
  * health, model metadata, readiness, config, statistics and infer. Each handler maps the request,
  * calls the core and maps the answer; errors go to the error handler.
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Express, Request, Response } from "express";
 import { CACHE_STATUS_HEADER } from "../cache/cache-control.js";
 import type { GatewayCore } from "../core/gateway-core.js";
@@ -19,6 +20,9 @@ import { scopeOf } from "./request-scope.js";
 
 /** A model and optional version: `/v2/models/{m}[/versions/{v}]` (express 5 route syntax). */
 export const MODEL_ROUTE = "/v2/models/:model{/versions/:version}";
+
+/** The infer route, also the `route` label of every infer request however it was dispatched. */
+export const INFER_ROUTE = `${MODEL_ROUTE}/infer`;
 
 /** What the model routes need. */
 export interface ModelRouteDeps {
@@ -59,17 +63,26 @@ export function addModelRoutes(app: Express, deps: ModelRouteDeps): void {
     const { model, version } = modelOf(req, res);
     res.json(await core.modelConfig(model, version, scopeOf(res).ctx));
   });
-  app.post(`${MODEL_ROUTE}/infer`, (req, res) => infer(req, res, deps));
+  app.post(INFER_ROUTE, (req, res) => infer(req, res, modelOf(req, res), deps));
   app.get(MODEL_ROUTE, async (req, res) => {
     const { model, version } = modelOf(req, res);
     res.json(await core.modelMetadata(model, version, scopeOf(res).ctx));
   });
 }
 
-/** `POST .../infer`: JSON, binary extension, or (header length 0) a raw single-input body. */
-async function infer(req: Request, res: Response, deps: ModelRouteDeps): Promise<void> {
-  const { model, version } = modelOf(req, res);
-  const { ctx } = scopeOf(res);
+/**
+ * `POST .../infer`: JSON, binary extension, or (header length 0) a raw single-input body. Plain
+ * node request and response: express's route and the direct route (`direct-routes.ts`) share it.
+ */
+export async function infer(
+  req: IncomingMessage,
+  res: ServerResponse,
+  { model, version }: ModelTarget,
+  deps: ModelRouteDeps,
+): Promise<void> {
+  const scope = scopeOf(res);
+  scope.model = model;
+  const { ctx } = scope;
   const body = await readBody(req, deps.maxBodyBytes);
   const headerLength = req.headers[HEADER_LENGTH_HEADER];
   const raw = typeof headerLength === "string" && headerLength.trim() === "0";
@@ -89,8 +102,14 @@ async function infer(req: Request, res: Response, deps: ModelRouteDeps): Promise
   send(res, fromCoreInferResult(result, mapped.wire));
 }
 
-/** The model and version ("" = latest) of a model route, noted for the log line. */
-function modelOf(req: Request, res: Response): { model: string; version: string } {
+/** A model and version ("" = latest). */
+export interface ModelTarget {
+  model: string;
+  version: string;
+}
+
+/** The model and version of a model route, noted for the log line. */
+function modelOf(req: Request, res: Response): ModelTarget {
   const model = String(req.params["model"]);
   scopeOf(res).model = model;
   const version = req.params["version"];
@@ -98,7 +117,7 @@ function modelOf(req: Request, res: Response): { model: string; version: string 
 }
 
 /** Writes a mapped body: headers, then its chunks without joining them. */
-function send(res: Response, body: HttpBody): void {
+function send(res: ServerResponse, body: HttpBody): void {
   res.writeHead(200, body.headers);
   for (const chunk of body.chunks) res.write(chunk);
   res.end();

@@ -4,19 +4,20 @@
  * one `GatewayCore`, and {@link listen} to serve one on a port. No business logic lives here:
  * requests are mapped to core calls (`map-request.ts`) and errors back (`map-error.ts`).
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type Express } from "express";
 import type { GatewayConfig } from "../config/schema.js";
 import type { GatewayCore } from "../core/gateway-core.js";
 import type { Logger } from "../log.js";
 import { type AdminRoute, addAdminRoutes } from "./admin-routes.js";
+import { directInferRoute } from "./direct-routes.js";
 import { handleError, notFound } from "./error-handler.js";
 import type { HttpMetrics } from "./http-metrics.js";
 import { modelControlNotServed } from "./map-error.js";
 import { addModelRoutes } from "./model-routes.js";
 import { addPipelineRoutes } from "./pipeline-routes.js";
-import { requestScope } from "./request-scope.js";
+import { requestScope, type ScopeDeps } from "./request-scope.js";
 
 export type { AdminRoute, AdminRouteInput } from "./admin-routes.js";
 
@@ -36,21 +37,28 @@ export interface AdminDeps extends HttpDeps {
 
 /**
  * The public app: `/v2/...` as Triton serves it and `/v1/pipelines`. Model control
- * (`/v2/repository/...`) answers 403 here: it is served on the admin listener only.
+ * (`/v2/repository/...`) answers 403 here: it is served on the admin listener only. Infer
+ * requests take the direct route (`direct-routes.ts`) past express's router; the express app
+ * has the same route for whatever that does not take.
  */
-export function createHttpApp(deps: HttpDeps): Express {
+export function createHttpApp(deps: HttpDeps): RequestListener {
   const { limits } = deps.config;
   const app = baseApp(deps);
   app.all("/v2/repository{/*rest}", () => {
     throw modelControlNotServed();
   });
-  addModelRoutes(app, {
+  const routeDeps = {
     core: deps.core,
     maxBodyBytes: limits.maxBodyBytes,
     maxTensorElements: limits.maxTensorElements,
-  });
+  };
+  addModelRoutes(app, routeDeps);
   addPipelineRoutes(app, { core: deps.core, maxBodyBytes: limits.maxBodyBytes });
-  return finish(app);
+  finish(app);
+  const direct = directInferRoute({ ...routeDeps, ...scopeDeps(deps) });
+  return (req, res) => {
+    if (!direct(req, res)) app(req, res);
+  };
 }
 
 /**
@@ -72,15 +80,17 @@ function baseApp(deps: HttpDeps): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
-  app.use(
-    requestScope({
-      log: deps.log,
-      metrics: deps.metrics,
-      defaultTimeoutMs: deps.config.triton.defaultTimeoutMs,
-      requestLog: deps.config.log,
-    }),
-  );
+  app.use(requestScope(scopeDeps(deps)));
   return app;
+}
+
+function scopeDeps(deps: HttpDeps): ScopeDeps {
+  return {
+    log: deps.log,
+    metrics: deps.metrics,
+    defaultTimeoutMs: deps.config.triton.defaultTimeoutMs,
+    requestLog: deps.config.log,
+  };
 }
 
 function finish(app: Express): Express {
@@ -109,7 +119,7 @@ const DEFAULT_GRACE_MS = 5000;
 const IDLE_SWEEP_MS = 50;
 
 /** Serves `app` on `host:port` (0 = any free port); resolves once listening. */
-export async function listen(app: Express, port: number, host: string): Promise<Listening> {
+export async function listen(app: RequestListener, port: number, host: string): Promise<Listening> {
   const server = createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
