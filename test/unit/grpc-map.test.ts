@@ -88,7 +88,7 @@ describe("requestContextOf", () => {
     const log = captureLogger();
     const deadline = new Date(Date.now() + 1234);
     const call = fakeCall({ metadata: metadataWith("req-7"), deadline });
-    const ctx = requestContextOf(call, "ModelInfer", options(log));
+    const { ctx } = requestContextOf(call, "ModelInfer", options(log));
     assert.equal(ctx.requestId, "req-7");
     assert.equal(ctx.deadlineMs, deadline.getTime());
     ctx.log.info({ a: 1 }, "hello");
@@ -97,21 +97,30 @@ describe("requestContextOf", () => {
 
   it("defaults the deadline from now", () => {
     const before = Date.now();
-    const ctx = requestContextOf(fakeCall({}), "ModelInfer", options(captureLogger()));
+    const { ctx } = requestContextOf(fakeCall({}), "ModelInfer", options(captureLogger()));
     assert.ok(ctx.deadlineMs >= before + 5000 && ctx.deadlineMs <= Date.now() + 5000);
   });
 
   it("aborts the signal, with CANCELLED, when the call is cancelled", () => {
     const call = fakeCall({});
-    const ctx = requestContextOf(call, "ModelInfer", options(captureLogger()));
+    const { ctx } = requestContextOf(call, "ModelInfer", options(captureLogger()));
     assert.equal(ctx.signal.aborted, false);
     call.emit("cancelled", "Cancelled on client");
     assert.equal(ctx.signal.aborted, true);
     assert.equal((ctx.signal.reason as InferError).code, Code.CANCELLED);
   });
 
+  it("once released, no longer watches the call: its signal stays as it was", () => {
+    const call = fakeCall({});
+    const { ctx, release } = requestContextOf(call, "ModelInfer", options(captureLogger()));
+    release();
+    assert.equal(call.listenerCount("cancelled"), 0);
+    call.emit("cancelled", "stream closed after the answer");
+    assert.equal(ctx.signal.aborted, false);
+  });
+
   it("is aborted from the start for a call cancelled before it was read", () => {
-    const ctx = requestContextOf(fakeCall({ cancelled: true }), "X", options(captureLogger()));
+    const { ctx } = requestContextOf(fakeCall({ cancelled: true }), "X", options(captureLogger()));
     assert.equal(ctx.signal.aborted, true);
   });
 

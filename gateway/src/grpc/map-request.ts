@@ -44,6 +44,7 @@ export interface CallLike {
   readonly cancelled: boolean;
   getDeadline(): Deadline;
   once(event: "cancelled", listener: () => void): unknown;
+  off(event: "cancelled", listener: () => void): unknown;
 }
 
 /** What {@link requestContextOf} needs besides the call. */
@@ -85,18 +86,40 @@ export function responseMetadata(requestId: string): Metadata {
 /** The abort reason of a call the client cancelled. */
 const CLIENT_CANCELLED = new InferError(Code.CANCELLED, "the client cancelled the request");
 
-/**
- * An AbortSignal that fires when the call is cancelled: the client hung up or cancelled, or its
- * deadline passed (grpc-js cancels the call then, having answered DEADLINE_EXCEEDED).
- */
-export function cancelSignalOf(call: CallLike): AbortSignal {
+/** A call's cancellation signal, and how to stop watching for it. */
+export interface CallCancellation {
+  /** Fires (reason CANCELLED) when the client hangs up or cancels, or the deadline passes. */
+  signal: AbortSignal;
+  /**
+   * Stops watching the call: call it once the call is answered. grpc-js emits 'cancelled' also
+   * when an answered call's stream closes, and aborting a signal that nothing needs any more
+   * costs an event dispatch per call.
+   */
+  release(): void;
+}
+
+/** Watches `call` for cancellation (see {@link CallCancellation}). */
+export function cancellationOf(call: CallLike): CallCancellation {
   const controller = new AbortController();
-  // grpc-js also emits 'cancelled' when an answered call's stream closes: by then nothing
-  // listens, so one shared reason (no stack trace to build per call) is all it costs.
   const abort = () => controller.abort(CLIENT_CANCELLED);
   if (call.cancelled) abort();
   else call.once("cancelled", abort);
-  return controller.signal;
+  return { signal: controller.signal, release: () => call.off("cancelled", abort) };
+}
+
+/**
+ * An AbortSignal that fires when the call is cancelled, for a call watched for its whole life (a
+ * stream). Unary calls use {@link cancellationOf} and release it when answered.
+ */
+export function cancelSignalOf(call: CallLike): AbortSignal {
+  return cancellationOf(call).signal;
+}
+
+/** A unary call's context and the release of its cancellation watch. */
+export interface CallContext {
+  ctx: RequestContext;
+  /** See {@link CallCancellation.release}. */
+  release(): void;
 }
 
 /** The core's context for a call; `rpc` names the method in the context's log lines. */
@@ -104,16 +127,18 @@ export function requestContextOf(
   call: CallLike,
   rpc: string,
   options: ContextOptions,
-): RequestContext {
+): CallContext {
   const requestId = requestIdOf(call.metadata);
   const cacheControl = cacheControlOf(call.metadata);
-  return {
+  const { signal, release } = cancellationOf(call);
+  const ctx: RequestContext = {
     requestId,
     deadlineMs: deadlineMsOf(call.getDeadline(), options.defaultTimeoutMs, Date.now()),
-    signal: cancelSignalOf(call),
+    signal,
     log: options.log.child({ request_id: requestId, rpc }),
     ...(cacheControl ? { cacheControl } : {}),
   };
+  return { ctx, release };
 }
 
 /** What the requests of one `ModelStreamInfer` stream share. */

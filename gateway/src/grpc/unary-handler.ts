@@ -45,9 +45,12 @@ export function unaryHandler<Req, Res>(
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     const startMs = performance.now();
     const recorded = deps.metrics.started(method);
-    const ctx = requestContextOf(call, method, contextOptions);
-    call.sendMetadata(responseMetadata(ctx.requestId));
+    const { ctx, release } = requestContextOf(call, method, contextOptions);
     const finish = (code: Code) => {
+      release();
+      // The request id in initial metadata, sent with the answer: sent earlier, the headers
+      // would cost a write of their own here and a wake-up of their own in the client.
+      if (!call.cancelled) call.sendMetadata(responseMetadata(ctx.requestId));
       // A cancelled call was answered by grpc-js already (CANCELLED, or DEADLINE_EXCEEDED).
       const outcome = call.cancelled ? cancelledCode(ctx) : code;
       recorded(outcome);
