@@ -5,7 +5,8 @@
  *
  * 1. Added latency: `ModelInfer` through the gateway minus `ModelInfer` straight to the model
  *    server, at 1 and 16 outstanding requests, p50 and p99. Target at C=1: p50 <= 0.3 ms, p99 <=
- *    1 ms added.
+ *    1 ms added. Beside it, for reference, what a bare grpc-js relay adds (bytes passed through,
+ *    nothing decoded): the cost of the extra hop itself on this machine.
  * 2. Upstream transport: gateway throughput with `triton.transport: stream` (requests multiplexed
  *    over `ModelStreamInfer`) versus `unary` (`ModelInfer` per request), 32 outstanding. The
  *    client side is the same unary `ModelInfer` in both. Target >= 5x.
@@ -75,6 +76,8 @@ const THIS_FILE = fileURLToPath(import.meta.url);
 const ROOT = join(dirname(THIS_FILE), "..", "..");
 /** argv[2] of a gateway child process; argv[3] is the transport, argv[4] the model server. */
 const CHILD_FLAG = "--gateway-child";
+/** argv[2] of the reference relay child; argv[3] is the model server. */
+const RELAY_FLAG = "--relay-child";
 const CPU_PROFILE_DIR = process.env["BENCH_CPU_PROF"];
 const GATEWAY_LOG_LEVEL = process.env["BENCH_LOG_LEVEL"] ?? "info";
 
@@ -163,6 +166,60 @@ async function runGatewayChild(transport: Transport, upstream: string): Promise<
     gateway.close().then(() => process.exit(0));
   });
   process.send?.({ grpcPort: gateway.grpcPort });
+}
+
+/**
+ * A reference, not a product: a bare grpc-js relay (this file with `--relay-child`) that passes
+ * `ModelInfer` bytes through to `upstream` without decoding them, one unary call per request.
+ * What it adds over a direct call is what one more grpc-js server and client hop costs on this
+ * machine, before any gateway logic.
+ */
+async function startRelayProcess(upstream: string): Promise<BenchProcess> {
+  const child = spawn(
+    process.execPath,
+    [...childExecArgv(CPU_PROFILE_DIR, "relay"), THIS_FILE, RELAY_FLAG, upstream],
+    { cwd: ROOT, stdio: ["ignore", "ignore", "inherit", "ipc"] },
+  );
+  const [message] = (await withTimeout(
+    Promise.race([once(child, "message"), failOnExit(child, "the relay", () => "")]),
+    60_000,
+    "the relay did not start",
+  )) as [{ grpcPort: number }];
+  child.disconnect();
+  return {
+    label: "bare grpc-js relay",
+    address: `127.0.0.1:${message.grpcPort}`,
+    pid: child.pid!,
+    close: () => stopChild(child),
+  };
+}
+
+async function runRelayChild(upstream: string): Promise<void> {
+  const path = loadServiceDefinitions().inference["ModelInfer"]!.path;
+  const bytes = (b: Buffer) => b;
+  const client = new grpc.Client(upstream, grpc.credentials.createInsecure());
+  const server = new grpc.Server();
+  const relay: grpc.handleUnaryCall<Buffer, Buffer> = (call, callback) => {
+    client.makeUnaryRequest(
+      path,
+      bytes,
+      bytes,
+      call.request,
+      { deadline: call.getDeadline() },
+      (error, response) => callback(error, response),
+    );
+  };
+  server.register(path, relay, bytes, bytes, "unary");
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
+  process.once("SIGTERM", () => {
+    client.close();
+    server.tryShutdown(() => process.exit(0));
+  });
+  process.send?.({ grpcPort: port });
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
@@ -344,10 +401,15 @@ interface Verdict {
   met: boolean;
 }
 
-async function addedLatency(direct: InferTarget, gateway: InferTarget): Promise<Verdict[]> {
+async function addedLatency(
+  direct: InferTarget,
+  gateway: InferTarget,
+  relay: InferTarget,
+): Promise<Verdict[]> {
   const cases = LATENCY_CONCURRENCY.flatMap((concurrency) => [
     { label: `direct, C=${concurrency}`, target: direct, concurrency },
     { label: `gateway (stream), C=${concurrency}`, target: gateway, concurrency },
+    { label: `bare grpc-js relay, C=${concurrency}`, target: relay, concurrency },
   ]);
   const results = await measure(cases, LATENCY_ROUND_MS);
   console.log(
@@ -369,11 +431,16 @@ async function addedLatency(direct: InferTarget, gateway: InferTarget): Promise<
   );
   const verdicts: Verdict[] = [];
   LATENCY_CONCURRENCY.forEach((concurrency, k) => {
-    const [a, b] = [results[2 * k]!, results[2 * k + 1]!];
+    const [a, b, c] = [results[3 * k]!, results[3 * k + 1]!, results[3 * k + 2]!];
     const p50 = pairedDifference(a, b, (r) => r.p50Ms);
     const p99 = pairedDifference(a, b, (r) => r.p99Ms);
     console.log(
       `added by the gateway at C=${concurrency}: p50 ${signed(p50)} ms, p99 ${signed(p99)} ms`,
+    );
+    const relayP50 = pairedDifference(a, c, (r) => r.p50Ms);
+    const relayP99 = pairedDifference(a, c, (r) => r.p99Ms);
+    console.log(
+      `added by a bare grpc-js relay at C=${concurrency} (reference): p50 ${signed(relayP50)} ms, p99 ${signed(relayP99)} ms`,
     );
     if (concurrency === 1) {
       verdicts.push(
@@ -531,9 +598,14 @@ async function main(): Promise<void> {
     const gateways = await Promise.all(
       (["stream", "unary"] as const).map((t) => startGatewayProcess(t, models.address)),
     );
-    processes.push(...gateways);
+    processes.push(...gateways, await startRelayProcess(models.address));
     targets.push(...processes.map(connect));
-    const [direct, viaStream, viaUnary] = targets as [InferTarget, InferTarget, InferTarget];
+    const [direct, viaStream, viaUnary, relay] = targets as [
+      InferTarget,
+      InferTarget,
+      InferTarget,
+      InferTarget,
+    ];
     for (const target of targets) await target.check();
 
     console.log(
@@ -542,7 +614,7 @@ async function main(): Promise<void> {
     console.log(LAYOUT);
     const client = { label: "client (this process)", pid: process.pid };
     const verdicts = [
-      ...(await addedLatency(direct, viaStream)),
+      ...(await addedLatency(direct, viaStream, relay)),
       await streamVersusUnary(viaStream, viaUnary, [client, viaStream, viaUnary, direct]),
       await saturation(direct, viaStream, [client, viaStream, direct]),
     ];
@@ -558,7 +630,12 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[2] === CHILD_FLAG) {
+if (process.argv[2] === RELAY_FLAG) {
+  runRelayChild(process.argv[3]!).catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+} else if (process.argv[2] === CHILD_FLAG) {
   runGatewayChild(process.argv[3] as Transport, process.argv[4]!).catch((error: unknown) => {
     console.error(error);
     process.exit(1);
