@@ -143,8 +143,11 @@ describe("calibrate", () => {
     const graph = await buildCalibrationGraph(
       join(SHIPPED_REPOSITORY, "ocr_rec", "1", "model.onnx"),
     );
-    // Every exposed tensor but the integer ones (shapes, casts to int) has a line.
-    assert.ok(cache.scales.size > 600, `${cache.scales.size} lines`);
+    // Every exposed tensor but the integer ones (shapes, casts to int, a minority) has a line.
+    assert.ok(
+      cache.scales.size > graph.tensors.length * 0.75,
+      `${cache.scales.size} lines for ${graph.tensors.length} tensors`,
+    );
     assert.ok(cache.scales.size < graph.tensors.length);
     for (const name of ["x", "softmax_11.tmp_0"]) assert.ok(cache.scales.has(name), name);
     for (const [name, scale] of cache.scales) {

