@@ -455,10 +455,13 @@ describe("gRPC front end (scripted core)", () => {
     });
 
     it("aborts the core's signal when the deadline passes, and the client sees DEADLINE_EXCEEDED", async () => {
-      const { error } = await gateway.unary("ModelInfer", inferRequest("hang"), {
+      const { error, headers } = await gateway.unary("ModelInfer", inferRequest("hang"), {
         deadlineMs: 150,
+        metadata: withRequestId("slow-1"),
       });
       assert.equal(error?.code, grpc.status.DEADLINE_EXCEEDED);
+      // Answered by grpc-js, not by the handler: the id came early, in the initial metadata.
+      assert.deepEqual(headers.get("x-request-id"), ["slow-1"]);
       await scripted.aborted(1);
     });
 

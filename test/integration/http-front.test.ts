@@ -18,6 +18,7 @@ import type {
   RequestContext,
 } from "../../gateway/src/core/gateway-core.js";
 import { Code, InferError } from "../../gateway/src/errors.js";
+import { directInferRoute } from "../../gateway/src/http/direct-routes.js";
 import { createHttpMetrics } from "../../gateway/src/http/http-metrics.js";
 import {
   type AdminRoute,
@@ -589,11 +590,50 @@ describe("HTTP front end (scriptedCore)", () => {
         assert.equal(big.status, 413, name);
         assert.equal(big.headers.get("connection"), "close", name);
         assert.match(await errorOf(big), /limits.maxBodyBytes/, name);
+        const id = `bad-timeout-${forms.findIndex(([n]) => n === name)}`;
         const timeout = await postJson(h.url(path), simpleJson(), {
           "x-infergate-timeout-ms": "soon",
+          "x-request-id": id,
         });
         assert.equal(timeout.status, 400, name);
         assert.match(await errorOf(timeout), /x-infergate-timeout-ms/, name);
+        // Refused for its headers before any route took it: unmatched, whichever way it came.
+        await waitFor(() => h.lines.some((l) => l["request_id"] === id));
+        assert.equal(h.lines.find((l) => l["request_id"] === id)!["route"], "unmatched", name);
+      }
+    });
+
+    it("the direct route serves infer by itself, without express behind it", async () => {
+      const config = loadConfig(undefined, {});
+      const route = directInferRoute({
+        core: h.core,
+        maxBodyBytes: 64 * 1024,
+        maxTensorElements: 4096,
+        log: capturingLogger([]),
+        metrics: createHttpMetrics(createMetricsRegistry()),
+        defaultTimeoutMs: config.triton.defaultTimeoutMs,
+        requestLog: config.log,
+      });
+      const bare = await listen(
+        (req, res) => {
+          if (!route(req, res)) res.writeHead(418).end();
+        },
+        0,
+        "127.0.0.1",
+      );
+      try {
+        const url = (path: string) => `http://127.0.0.1:${bare.port}${path}`;
+        const ok = await postJson(url("/v2/models/simple/infer"), simpleJson());
+        assert.equal(ok.status, 200);
+        assert.equal(((await ok.json()) as { model_name: string }).model_name, "simple");
+        const bad = await postJson(url("/v2/models/simple/infer"), { inputs: 1 });
+        assert.equal(bad.status, 400);
+        await errorOf(bad);
+        // Anything else is not its business: untouched, so the listener's own answer goes out.
+        assert.equal((await fetch(url("/v2/models/simple"))).status, 418);
+        assert.equal((await postJson(url("/v2/models/simple/infer/"), simpleJson())).status, 418);
+      } finally {
+        await bare.close(1000);
       }
     });
 
@@ -603,7 +643,7 @@ describe("HTTP front end (scriptedCore)", () => {
       assert.equal((h.core.calls[0]!.args[0] as CoreInferRequest).modelName, "my model");
       const bad = await postJson(h.url("/v2/models/%E0%A4%A/infer"), simpleJson());
       assert.equal(bad.status, 400);
-      await errorOf(bad);
+      assert.match(await errorOf(bad), /decode/i);
     });
 
     it("core errors keep their status and Retry-After on the direct route", async () => {

@@ -13,12 +13,13 @@ import sharp from "sharp";
 import { openOrtSession } from "../../gateway/src/models/ort-runtime.js";
 import { normalizedTensor } from "../../gateway/src/pipelines/stages/detection-input.js";
 import { makeTensor } from "../../gateway/src/protocol/tensor.js";
-import { MODEL_SOURCES } from "../../gateway/src/repository/model-sources.js";
+import { CPU_FUSION, MODEL_SOURCES } from "../../gateway/src/repository/model-sources.js";
 import { type FuseReport, fuseForCpu } from "../../gateway/src/repository/onnx-fuse.js";
 import {
   decodeOnnxModel,
   encodeOnnxGraph,
   encodeOnnxModel,
+  floatAttribute,
   type GraphInitializerSpec,
   type GraphNodeSpec,
 } from "../../gateway/src/repository/onnx-model.js";
@@ -55,17 +56,18 @@ const fp32 = (name: string, dims: number[], values: ArrayLike<number>): GraphIni
 });
 const scalar = (name: string, value: number) => fp32(name, [1], [value]);
 
-/** A Conv of CHANNELS -> CHANNELS with a k x k kernel, `pad` on every side. */
-function conv(input: string, output: string, weights: string, k: number, pad: number) {
+/** A Conv of CHANNELS -> CHANNELS with a k x k kernel, `pad` on every side, `group` groups. */
+function conv(input: string, output: string, weights: string, k: number, pad: number, group = 1) {
+  const perGroup = CHANNELS / group;
   return {
     node: {
       opType: "Conv",
       inputs: [input, weights, `${weights}_b`],
       outputs: [output],
-      attributes: { kernel_shape: [k, k], pads: [pad, pad, pad, pad] },
+      attributes: { kernel_shape: [k, k], pads: [pad, pad, pad, pad], group },
     },
     initializers: [
-      fp32(weights, [CHANNELS, CHANNELS, k, k], noise(CHANNELS * CHANNELS * k * k, k + 7, 0.5)),
+      fp32(weights, [CHANNELS, perGroup, k, k], noise(CHANNELS * perGroup * k * k, k + 7, 0.5)),
       fp32(`${weights}_b`, [CHANNELS], noise(CHANNELS, 11, 0.2)),
     ],
   };
@@ -99,27 +101,52 @@ function hardSwish(input: string, output: string) {
   };
 }
 
-/** A PP-LCNet-like block: conv3x3 -> affine -> hardswish -> affine -> conv1x1 -> affine ->
- * hardswish -> affine -> conv3x3 (padded, so the last affine cannot be folded into it). */
-function blockGraph(): Uint8Array {
-  const parts = [
-    conv("x", "c1", "w1", 3, 1),
-    affine("c1", "a1", 1.5, -0.25),
-    hardSwish("a1", "h1"),
-    affine("h1", "l1", 0.8, 0.1),
-    conv("l1", "c2", "w2", 1, 0),
-    affine("c2", "a2", 0.7, 0.3),
-    hardSwish("a2", "h2"),
-    affine("h2", "l2", 1.2, -0.4),
-    conv("l2", "y", "w3", 3, 1),
-  ];
+type Part = ReturnType<typeof conv> | ReturnType<typeof affine>;
+
+/** A graph of `parts` from `x` to `y`, FP32 [1, CHANNELS, 6, 7] both. */
+function graphOf(parts: Part[], opsetVersion = 13): Uint8Array {
+  const initializers = new Map<string, GraphInitializerSpec>();
+  for (const i of parts.flatMap((p) => p.initializers)) initializers.set(i.name, i);
   return encodeOnnxGraph({
     name: "block",
     inputs: [{ name: "x", datatype: "FP32", dims: SHAPE }],
     outputs: [{ name: "y", datatype: "FP32", dims: SHAPE }],
     nodes: parts.flatMap((p): GraphNodeSpec[] => ("node" in p ? [p.node] : p.nodes)),
-    initializers: parts.flatMap((p) => p.initializers),
+    initializers: [...initializers.values()],
+    opsetVersion,
   });
+}
+
+/** A PP-LCNet-like block: conv3x3 -> affine -> hardswish -> affine -> conv1x1 -> affine ->
+ * hardswish -> affine -> conv3x3 (padded, so the last affine cannot be folded into it); the
+ * convolutions have `group` groups. */
+function blockGraph(group = 1): Uint8Array {
+  return graphOf([
+    conv("x", "c1", "w1", 3, 1, group),
+    affine("c1", "a1", 1.5, -0.25),
+    hardSwish("a1", "h1"),
+    affine("h1", "l1", 0.8, 0.1),
+    conv("l1", "c2", "w2", 1, 0, group),
+    affine("c2", "a2", 0.7, 0.3),
+    hardSwish("a2", "h2"),
+    affine("h2", "l2", 1.2, -0.4),
+    conv("l2", "y", "w3", 3, 1, group),
+  ]);
+}
+
+/** Runs both files on the same input; asserts the outputs agree and are not trivial. */
+async function assertSameOutputs(name: string, original: Uint8Array, fused: Uint8Array) {
+  await writeFile(join(dir, `${name}.onnx`), original);
+  await writeFile(join(dir, `${name}-fused.onnx`), fused);
+  const input = noise(
+    SHAPE.reduce((a, b) => a * b, 1),
+    5,
+    4,
+  );
+  const a = await run(join(dir, `${name}.onnx`), input, SHAPE);
+  const b = await run(join(dir, `${name}-fused.onnx`), input, SHAPE);
+  assert.ok(maxAbs(a) > 0.5, "the graph computes something");
+  assert.ok(maxAbsDifference(a, b) < 1e-5, `max |diff| ${maxAbsDifference(a, b)}`);
 }
 
 /** Runs the ONNX file at `path` on `input` (shape `shape`); returns its first output. */
@@ -176,17 +203,60 @@ describe("onnx-fuse: each rewrite on a graph built in code", () => {
       "Mul",
       "Mul",
     ]);
-    await writeFile(join(dir, "block.onnx"), original);
-    await writeFile(join(dir, "block-fused.onnx"), fused.bytes);
-    const input = noise(
-      SHAPE.reduce((a, b) => a * b, 1),
-      5,
-      4,
-    );
-    const a = await run(join(dir, "block.onnx"), input, SHAPE);
-    const b = await run(join(dir, "block-fused.onnx"), input, SHAPE);
-    assert.ok(maxAbs(a) > 0.5, "the block computes something");
-    assert.ok(maxAbsDifference(a, b) < 1e-5, `max |diff| ${maxAbsDifference(a, b)}`);
+    await assertSameOutputs("block", original, fused.bytes);
+  });
+
+  it("folds through grouped convolutions alike", async () => {
+    const original = blockGraph(2);
+    const fused = fuse(original);
+    assert.equal(fused.report.affineIntoConv, 2);
+    assert.equal(fused.report.affineIntoPointwiseConv, 1);
+    await assertSameOutputs("grouped", original, fused.bytes);
+  });
+
+  it("folds two affines in a row, and into convolutions that share one weight", async () => {
+    const first = conv("x", "c1", "w", 1, 0);
+    const second = conv("a2", "c2", "w", 1, 0);
+    const original = graphOf([
+      first,
+      affine("c1", "a1", 2, 0.5),
+      affine("a1", "a2", -0.5, 0.25),
+      second,
+      affine("c2", "y", 0.75, -1),
+    ]);
+    const fused = fuse(original);
+    assert.equal(fused.report.affineIntoConv, 3);
+    assert.deepEqual(fused.ops, ["Conv", "Conv"]);
+    await assertSameOutputs("shared", original, fused.bytes);
+  });
+
+  it("fuses hard-swish whose Clip bounds are attributes (opset 9)", async () => {
+    const parts = [conv("x", "c1", "w1", 1, 0), hardSwish("c1", "y")];
+    const clipless = graphOf(parts, 9);
+    const model = decodeOnnxModel(clipless);
+    for (const node of model.graph!.node!) {
+      if (node.opType !== "Clip") continue;
+      node.input = [node.input![0]!];
+      node.attribute = [floatAttribute("min", 0), floatAttribute("max", 6)];
+    }
+    const original = encodeOnnxModel(model);
+    const fused = fuse(original);
+    assert.equal(fused.report.hardSwish, 1);
+    assert.deepEqual(fused.ops, ["Conv", "HardSigmoid", "Mul"]);
+    // y, a graph output, is still written: by the new Mul.
+    await assertSameOutputs("opset9", original, fused.bytes);
+  });
+
+  it("leaves graphs with subgraphs (If, Loop) alone", () => {
+    const model = decodeOnnxModel(blockGraph());
+    model.graph!.node!.push({
+      opType: "If",
+      input: ["x"],
+      output: ["unused"],
+      attribute: [{ name: "then_branch", g: { name: "branch" } }],
+    });
+    const report = fuseForCpu(model.graph!);
+    assert.deepEqual(Object.values(report), [0, 0, 0, 0]);
   });
 
   it("leaves a chain alone when an intermediate tensor has another reader", () => {
@@ -288,11 +358,20 @@ describe("repo prepare: rewritten files", () => {
     assert.deepEqual(await actions(), ["rewritten"]);
     const stampPath = join(repository, "ocr_cls", "1", ".model.onnx.prepared");
     const stamp = JSON.parse(await readFile(stampPath, "utf8")) as Record<string, unknown>;
-    assert.equal(stamp["transform"], "cpu-fusion-1");
+    assert.equal(stamp["transform"], CPU_FUSION.id);
     assert.deepEqual(await actions(), ["unchanged"]);
     await writeFile(stampPath, JSON.stringify({ ...stamp, transform: "cpu-fusion-0" }));
     assert.deepEqual(await actions(), ["rewritten"]);
     await rm(join(repository, "ocr_cls", "1", "model.onnx"));
     assert.deepEqual(await actions(), ["rewritten"]);
+    // The source copied over the rewrite (an older prepare, a hand copy): rewritten again.
+    const source = MODEL_SOURCES.find((m) => m.name === "ocr_cls")!.files[0]!.source;
+    if (source.kind !== "package") throw new Error("ocr_cls comes from a package");
+    await writeFile(
+      join(repository, "ocr_cls", "1", "model.onnx"),
+      await readFile(resolvePackageFile(source.specifier, process.cwd())),
+    );
+    assert.deepEqual(await actions(), ["rewritten"]);
+    assert.deepEqual(await actions(), ["unchanged"]);
   });
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { CoreInferResult, ModelMetadata } from "../../gateway/src/core/gateway-core.js";
 import { Code, InferError } from "../../gateway/src/errors.js";
+import { inferTarget } from "../../gateway/src/http/direct-routes.js";
 import {
   adminTokenRequired,
   bodyTooLarge,
@@ -891,6 +892,29 @@ describe("toPipelineInput", () => {
       );
       assert.deepEqual(files, c.output!.files);
       assert.equal(Object.getPrototypeOf(input.files), Object.prototype);
+    });
+  }
+});
+
+describe("inferTarget (the direct infer route's URL match)", () => {
+  const cases: { url: string; target?: { model: string; version: string } }[] = [
+    { url: "/v2/models/simple/infer", target: { model: "simple", version: "" } },
+    { url: "/v2/models/simple/versions/3/infer", target: { model: "simple", version: "3" } },
+    { url: "/v2/models/simple/infer?x=1", target: { model: "simple", version: "" } },
+    { url: "/v2/models/my%20model/infer", target: { model: "my model", version: "" } },
+    { url: "/v2/models/a%2Fb/infer", target: { model: "a/b", version: "" } },
+    // Left to express, which serves or refuses them as before.
+    { url: "/v2/models/simple/infer/" },
+    { url: "/V2/MODELS/simple/INFER" },
+    { url: "/v2/models/simple" },
+    { url: "/v2/models//infer" },
+    { url: "/v2/models/m#x/infer" },
+    { url: "/v2/models/%E0%A4%A/infer" },
+    { url: "/v2/models/a/b/infer" },
+  ];
+  for (const c of cases) {
+    it(`${c.url} -> ${c.target ? JSON.stringify(c.target) : "express"}`, () => {
+      assert.deepEqual(inferTarget(c.url), c.target);
     });
   }
 });

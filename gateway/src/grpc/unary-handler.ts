@@ -34,6 +34,9 @@ export interface UnaryOptions<Req> {
   logFields?: (request: Req) => Record<string, unknown>;
 }
 
+/** How long a unary call may run before its initial metadata (the request id) is sent alone. */
+export const EARLY_METADATA_MS = 20;
+
 /** A grpc-js unary handler for `method` (the RPC name, a metric label) running `logic`. */
 export function unaryHandler<Req, Res>(
   deps: GrpcServerDeps,
@@ -46,11 +49,22 @@ export function unaryHandler<Req, Res>(
     const startMs = performance.now();
     const recorded = deps.metrics.started(method);
     const { ctx, release } = requestContextOf(call, method, contextOptions);
+    // The request id goes out in initial metadata together with the answer: sent at the start,
+    // the headers would cost a write of their own here and a wake-up of their own in the client.
+    // A call still running after EARLY_METADATA_MS gets them then, so that one that ends by its
+    // deadline or a cancellation (answered by grpc-js, without us) still carries its id.
+    let headersSent = false;
+    const sendHeaders = () => {
+      if (headersSent || call.cancelled) return;
+      headersSent = true;
+      call.sendMetadata(responseMetadata(ctx.requestId));
+    };
+    const early = setTimeout(sendHeaders, EARLY_METADATA_MS);
+    early.unref();
     const finish = (code: Code) => {
+      clearTimeout(early);
       release();
-      // The request id in initial metadata, sent with the answer: sent earlier, the headers
-      // would cost a write of their own here and a wake-up of their own in the client.
-      if (!call.cancelled) call.sendMetadata(responseMetadata(ctx.requestId));
+      sendHeaders();
       // A cancelled call was answered by grpc-js already (CANCELLED, or DEADLINE_EXCEEDED).
       const outcome = call.cancelled ? cancelledCode(ctx) : code;
       recorded(outcome);

@@ -16,7 +16,9 @@ import { openScope, type ScopeDeps } from "./request-scope.js";
 /** Serves the request and returns true, or returns false having touched nothing. */
 export type DirectRoute = (req: IncomingMessage, res: ServerResponse) => boolean;
 
-const INFER_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/;
+// `#` never reaches a server from a browser or curl, but a raw client may send it: express's URL
+// parsing cuts the path there, so such paths are left to express.
+const INFER_PATH = /^\/v2\/models\/([^/?#]+)(?:\/versions\/([^/?#]+))?\/infer$/;
 
 /** The direct infer route over `deps` (the same as express's infer route and scope get). */
 export function directInferRoute(deps: ModelRouteDeps & ScopeDeps): DirectRoute {

@@ -70,7 +70,9 @@ export function openScope(
     const { [TIMEOUT_HEADER]: _, ...headers } = req.headers;
     ctx = createRequestContext({ ...source, headers });
   }
-  const scope: RequestScope = route === undefined ? { ctx } : { ctx, route };
+  // Refused for its headers before a route took it: labelled as express labels it, unmatched.
+  const scope: RequestScope =
+    route === undefined || headerError !== undefined ? { ctx } : { ctx, route };
   scopes.set(res, scope);
   res.setHeader(REQUEST_ID_HEADER, ctx.requestId);
   deps.metrics.inFlight.inc();

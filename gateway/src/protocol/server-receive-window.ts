@@ -1,3 +1,7 @@
+/**
+ * A larger HTTP/2 receive window for grpc-js servers (the embedded model server and the
+ * gateway's public gRPC port), which grpc-js has no option for.
+ */
 import type { Http2Server, ServerHttp2Session } from "node:http2";
 import type * as grpc from "@grpc/grpc-js";
 
@@ -5,7 +9,9 @@ import type * as grpc from "@grpc/grpc-js";
  * HTTP/2 receive window the gRPC servers open, per connection and per stream, bytes. A client
  * sending a 1 MB tensor into HTTP/2's default 64 KiB window waits for a WINDOW_UPDATE every 64 KiB,
  * and each one waits for the server's event loop: on a busy server that, not compute, sets the
- * request rate.
+ * request rate. The cost: a client may have up to this much in flight per stream before the
+ * server reads it (grpc-js servers set no session memory limit either), bounded in the end by
+ * the message size limit.
  */
 export const SERVER_RECEIVE_WINDOW_BYTES = 8 * 1024 * 1024;
 

@@ -30,7 +30,7 @@ export interface FileTransform {
 
 /** The CPU graph rewrites of `onnx-fuse.ts`, for the PaddleOCR exports. */
 export const CPU_FUSION: FileTransform = {
-  id: "cpu-fusion-1",
+  id: "cpu-fusion-2",
   apply(bytes) {
     const model = decodeOnnxModel(bytes);
     fuseForCpu(model.graph!);

@@ -40,15 +40,32 @@ export interface FuseReport {
 
 /** Rewrites `graph` in place (see the module comment); returns what it did. */
 export function fuseForCpu(graph: OnnxGraph): FuseReport {
+  const none = {
+    affineIntoConv: 0,
+    hardSwish: 0,
+    affineIntoPointwiseConv: 0,
+    affineAsDepthwiseConv: 0,
+  };
+  // Tensors read inside If/Loop bodies are invisible to the reader index: leave such graphs be.
+  if (hasSubgraphs(graph)) return none;
   const g = new EditableGraph(graph);
+  let folded = 0;
+  // Conv -> affine -> affine folds twice: repeat until nothing is left to fold.
+  for (let n = foldAffineIntoConv(g); n > 0; n = foldAffineIntoConv(g)) folded += n;
   const report: FuseReport = {
-    affineIntoConv: foldAffineIntoConv(g),
+    affineIntoConv: folded,
     hardSwish: fuseHardSwish(g),
     affineIntoPointwiseConv: foldAffineIntoPointwiseConv(g),
     affineAsDepthwiseConv: affineAsDepthwiseConv(g),
   };
   g.removeUnreadConstants();
   return report;
+}
+
+function hasSubgraphs(graph: OnnxGraph): boolean {
+  return (graph.node ?? []).some((node) =>
+    (node.attribute ?? []).some((a) => a.g || (a.graphs?.length ?? 0) > 0),
+  );
 }
 
 /** The graph's nodes with their producers and readers, and its constant tensors by name. */
@@ -205,7 +222,9 @@ function convParameters(g: EditableGraph, conv: OnnxNode) {
   const [, weightName, biasName] = conv.input ?? [];
   const weights = weightName === undefined ? undefined : g.floats(weightName);
   const dims = weightName === undefined ? undefined : g.dims(weightName);
+  // A weight kept in an external data file decodes empty: never rewrite what cannot be read.
   if (!weights || !dims || dims.length !== 4) return undefined;
+  if (weights.length !== dims.reduce((a, b) => a * b, 1)) return undefined;
   const outputs = dims[0]!;
   const bias = new Float32Array(outputs);
   if (biasName) {
@@ -325,20 +344,31 @@ function foldAffineIntoPointwiseConv(g: EditableGraph): number {
 /** Element-wise operators a 4-D convolution output keeps its shape through. */
 const SHAPE_KEEPING = new Set(["Mul", "Add", "HardSigmoid", "Relu", "Sigmoid", "Clip", "Div"]);
 
-/** Channels of `name` when it is a 2-D convolution's output, seen through element-wise ops. */
-function convChannels(g: EditableGraph, name: string): number | undefined {
-  let node = g.producer(name);
-  for (let hops = 0; node && hops < 8; hops++) {
-    if (node.opType === "Conv") {
-      const dims = g.dims(node.input?.[1] ?? "");
-      return dims?.length === 4 ? dims[0] : undefined;
-    }
-    if (!SHAPE_KEEPING.has(node.opType ?? "")) return undefined;
-    // The data input: the one that is not a constant.
-    const data = (node.input ?? []).find((i) => g.scalar(i) === undefined && !g.floats(i));
-    node = data === undefined ? undefined : g.producer(data);
+/**
+ * Channels of `name` when it is a 2-D convolution's output, seen through element-wise operators
+ * whose constant inputs are scalars and whose other inputs all come from convolutions of that
+ * many channels (so that no input broadcasts the tensor to another shape).
+ */
+function convChannels(g: EditableGraph, name: string, depth = 0): number | undefined {
+  const node = g.producer(name);
+  if (!node || depth > 8) return undefined;
+  if (node.opType === "Conv") {
+    const dims = g.dims(node.input?.[1] ?? "");
+    return dims?.length === 4 ? dims[0] : undefined;
   }
-  return undefined;
+  if (!SHAPE_KEEPING.has(node.opType ?? "")) return undefined;
+  let channels: number | undefined;
+  for (const input of node.input ?? []) {
+    if (input === "") continue;
+    if (g.floats(input)) {
+      if (g.scalar(input) === undefined) return undefined;
+      continue;
+    }
+    const found = convChannels(g, input, depth + 1);
+    if (found === undefined || (channels !== undefined && found !== channels)) return undefined;
+    channels = found;
+  }
+  return channels;
 }
 
 /** Rewrite 4: any other scalar scale and shift of a convolution output: a depthwise 1x1 Conv. */

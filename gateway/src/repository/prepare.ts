@@ -5,6 +5,7 @@
  * stamp (source, its size, the rewrite's id) beside it, is left alone, so it runs before every
  * start and test run at no cost.
  */
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
@@ -74,28 +75,42 @@ async function prepareFile(
   }
   const { transform } = file.source;
   if (transform) {
-    // What the file was made from, beside it: a rewritten file's size says nothing about that.
-    const stamp = JSON.stringify({
-      from: file.source.specifier,
-      bytes: size,
-      transform: transform.id,
-    });
+    // What the file was made from, and its own size, beside it: a rewritten file's size says
+    // nothing about its source, and a file copied over it later (by an older `repo prepare`, or
+    // by hand) must not pass for the rewrite.
+    const made = { from: file.source.specifier, bytes: size, transform: transform.id };
     const stampPath = join(dirname(target), `.${basename(target)}.prepared`);
-    if (existsSync(target) && (await readText(stampPath)) === stamp) return "unchanged";
-    await writeAtomically(target, transform.apply(await readFile(from)));
-    await writeFile(stampPath, stamp);
+    const stamp = await readText(stampPath);
+    const targetSize = await sizeOf(target);
+    if (targetSize !== undefined && stamp === JSON.stringify({ ...made, output: targetSize })) {
+      return "unchanged";
+    }
+    const bytes = transform.apply(await readFile(from));
+    await writeAtomically(target, bytes);
+    await writeAtomically(stampPath, JSON.stringify({ ...made, output: bytes.byteLength }));
     return "rewritten";
   }
   if ((await sizeOf(target)) === size) return "unchanged";
   // Copy to a temporary name first so that a server polling the folder never sees half a file.
-  await copyFile(from, `${target}.tmp`);
-  await rename(`${target}.tmp`, target);
+  const temporary = temporaryName(target);
+  await copyFile(from, temporary);
+  await rename(temporary, target);
   return "copied";
 }
 
-async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
-  await writeFile(`${path}.tmp`, bytes);
-  await rename(`${path}.tmp`, path);
+/**
+ * Writes through a temporary file renamed into place, so that a reader never sees half a file;
+ * the name is unique per call, so that two prepares at once (test files run in parallel) never
+ * write into each other's temporary file.
+ */
+async function writeAtomically(path: string, bytes: Uint8Array | string): Promise<void> {
+  const temporary = temporaryName(path);
+  await writeFile(temporary, bytes);
+  await rename(temporary, path);
+}
+
+function temporaryName(path: string): string {
+  return `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
 }
 
 async function readText(path: string): Promise<string | undefined> {
