@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { stageCacheStats } from "../../gateway/src/cache/stage-cache.js";
 import { type OcrAnswer, type OcrGateway, startOcrGateway } from "../fixtures/ocr/ocr-gateway.js";
-import { editDistance, renderTextImage } from "../fixtures/ocr/render-text.js";
+import { editDistance, renderTextImage, renderTextPage } from "../fixtures/ocr/render-text.js";
 import { pngBomb } from "../fixtures/ocr/test-images.js";
-import { type TextSample, textSamples } from "../fixtures/ocr/text-samples.js";
+import { pageSamples, type TextSample, textSamples } from "../fixtures/ocr/text-samples.js";
 
 const SIDE = { detectionSide: "640" };
 
@@ -176,6 +176,22 @@ describe("ocr pipeline through the gateway and the embedded model server", () =>
     assert.equal(ensembleAfter.inference_count - ensembleBefore.inference_count, 1);
     assert.ok(float.result!.lines.length > 0);
     assert.deepEqual(uint8.result, float.result);
+  });
+
+  it("detects small text on a large page again at smallTextSide, finding every line", async () => {
+    // 11-15 px text on a 1920 x 1080 page: at side 960 it is 5-7 px high, and lines are missed.
+    const page = pageSamples(3, 1080, { sizes: [11, 15], maxRotate: 1 })[2]!;
+    const bytes = await renderTextPage(page.spec);
+    const once = await ocr.ocr(bytes, "image/jpeg", { smallTextSide: "0" });
+    assert.equal(once.status, 200, once.error);
+    assert.ok(once.result!.lines.length < page.lines.length, "missed lines at side 960 alone");
+    const twice = await ocr.ocr(bytes, "image/jpeg", { timings: "true" });
+    assert.equal(twice.status, 200, twice.error);
+    assert.ok((twice.timings?.["small-text"] ?? 0) > 0, "the second detection ran");
+    const found = twice.result!.lines.map((line) => line.text);
+    assert.equal(found.length, page.lines.length, found.join("\n"));
+    const truth = page.lines.join("\n");
+    assert.ok(editDistance(found.join("\n"), truth) <= truth.length * 0.02, found.join("\n"));
   });
 
   it("turns upside-down text with the direction classifier", async () => {

@@ -6,7 +6,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { PipelineInput } from "../../gateway/src/core/gateway-core.js";
 import { Code, InferError } from "../../gateway/src/errors.js";
-import { OCR_DEFAULTS } from "../../gateway/src/pipelines/ocr.js";
+import {
+  needsSmallTextDetection,
+  OCR_DEFAULTS,
+  SMALL_TEXT_PX,
+} from "../../gateway/src/pipelines/ocr.js";
+import type { TextBox } from "../../gateway/src/pipelines/stages/db-postprocess.js";
 import {
   type OcrSettings,
   parseOcrRequest,
@@ -20,6 +25,7 @@ const DEFAULTS: OcrSettings = {
   classify: OCR_DEFAULTS.classify,
   detector: OCR_DEFAULTS.detector,
   minConfidence: OCR_DEFAULTS.minConfidence,
+  smallTextSide: OCR_DEFAULTS.smallTextSide,
 };
 
 const IMAGE = Buffer.from([1, 2, 3, 4]);
@@ -112,6 +118,16 @@ describe("parseOcrRequest", () => {
       input: input({ detector: "int8" }, { image: file }),
       error: /'detector' must be one of float, uint8/,
     },
+    {
+      name: "smallTextSide 0 turns the second detection off",
+      input: input({ smallTextSide: "0" }, { image: file }),
+      output: { image: [1, 2, 3, 4], settings: { smallTextSide: 0 } },
+    },
+    {
+      name: "a smallTextSide between 0 and 32",
+      input: input({ smallTextSide: 16 }, { image: file }),
+      error: /'smallTextSide' must be 0 \(off\) or from 32 to 4096/,
+    },
   ];
   for (const { name, input: given, output, error } of cases) {
     it(name, () => {
@@ -130,4 +146,57 @@ describe("parseOcrRequest", () => {
       assert.deepEqual(parsed.settings, { ...DEFAULTS, ...output!.settings });
     });
   }
+});
+
+describe("needsSmallTextDetection", () => {
+  /** A horizontal box `h` px high (in the image's pixels). */
+  const box = (h: number): TextBox => ({
+    quad: [
+      [10, 10],
+      [400, 10],
+      [400, 10 + h],
+      [10, 10 + h],
+    ],
+    score: 0.9,
+  });
+  const page = { width: 1920, height: 1080 };
+  const settings = { detectionSide: 960, smallTextSide: 1920 };
+  // At side 960 a 1920 x 1080 page is scaled by 0.5: SMALL_TEXT_PX at detection is 28 px here.
+  const cases: {
+    name: string;
+    heights: number[];
+    image?: typeof page;
+    set?: object;
+    yes: boolean;
+  }[] = [
+    { name: "small text (median 20 px = 10 at detection)", heights: [18, 20, 22], yes: true },
+    { name: "document text (median 40 px = 20 at detection)", heights: [18, 40, 44], yes: false },
+    { name: "no boxes at all", heights: [], yes: false },
+    {
+      name: "an image no larger than the detection side",
+      heights: [8, 8, 8],
+      image: { width: 900, height: 600 },
+      yes: false,
+    },
+    { name: "smallTextSide 0 (off)", heights: [8], set: { smallTextSide: 0 }, yes: false },
+    {
+      name: "smallTextSide not above detectionSide",
+      heights: [8],
+      set: { detectionSide: 1920 },
+      yes: false,
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: ${c.yes ? "detect again" : "keep"}`, () => {
+      assert.equal(
+        needsSmallTextDetection(c.heights.map(box), c.image ?? page, { ...settings, ...c.set }),
+        c.yes,
+      );
+    });
+  }
+  it("the threshold is SMALL_TEXT_PX at the detection size", () => {
+    const at = (h: number) => needsSmallTextDetection([box(h)], page, settings);
+    assert.equal(at(2 * SMALL_TEXT_PX - 2), true);
+    assert.equal(at(2 * SMALL_TEXT_PX + 2), false);
+  });
 });

@@ -9,6 +9,9 @@
  *   detect (infer)                  ocr_det, or the ensemble ocr_det_uint8 = ocr_preprocess
  *                                   (normalization on Triton's device) -> ocr_det
  *   boxes (postprocess)             probability map -> rotated text boxes (db-postprocess.ts)
+ *   small-text                      text found small at the detection size (median box under
+ *                                   SMALL_TEXT_PX high): detection-input, detect and boxes
+ *                                   again at `smallTextSide`, as PaddleOCR users do by hand
  *   crop (preprocess)               each box, with a margin, warped to a horizontal strip
  *                                   48 px high
  *   direction (map over strips)     ocr_cls, the strips' calls joined into batches; strips
@@ -44,7 +47,7 @@ import { createDictionaryLoader, DICTIONARY_FILE } from "./stages/dictionary.js"
 import { type DecodedImage, decodeImage, resizeImage } from "./stages/image.js";
 import { type OcrSettings, parseOcrRequest } from "./stages/ocr-request.js";
 import { type PageLines, pageLines, type ReadStrip } from "./stages/page-lines.js";
-import { expandQuad, perspectiveCrop, uprightQuad } from "./stages/perspective-crop.js";
+import { expandQuad, perspectiveCrop, quadSize, uprightQuad } from "./stages/perspective-crop.js";
 import { type RgbImage, rotate180 } from "./stages/rgb-image.js";
 import { classifierTensor, stripTensor } from "./stages/strip-tensor.js";
 import { bucketWidth, stripBuckets } from "./stages/width-buckets.js";
@@ -69,8 +72,15 @@ const REC = {
 const STRIP_HEIGHT = 48;
 
 /**
+ * Median text box height at the detection size, px, under which a page is detected again at
+ * `smallTextSide`. Measured on rendered 1080p pages detected at 960: 20-44 px text gives
+ * medians of 17.5-22 px, 11-15 px text 9.5-12 px (and lines missed).
+ */
+export const SMALL_TEXT_PX = 14;
+
+/**
  * Options of `ocr`, set with `ocrPipeline.configure(...)` (from the gateway's configuration);
- * the seven settings of {@link OcrSettings} may also be changed per request.
+ * the eight settings of {@link OcrSettings} may also be changed per request.
  */
 export interface OcrOptions extends OcrSettings {
   /** Images are decoded with their longest side at most this (or detectionSide), px. */
@@ -113,6 +123,7 @@ export const OCR_DEFAULTS: OcrOptions = {
   // against 193 ms per 1080p page on two CPU cores, side by side.
   detector: "uint8",
   minConfidence: 0.5,
+  smallTextSide: 1920,
   workingSide: 1920,
   maxImagePixels: 40_000_000,
   repository: "model_repository",
@@ -165,7 +176,7 @@ interface Recognized extends Page {
 
 function settingsOf(options: OcrOptions): OcrSettings {
   const { detectionSide, pixelThreshold, boxThreshold, unclipRatio } = options;
-  const { classify, detector, minConfidence } = options;
+  const { classify, detector, minConfidence, smallTextSide } = options;
   return {
     detectionSide,
     pixelThreshold,
@@ -174,7 +185,27 @@ function settingsOf(options: OcrOptions): OcrSettings {
     classify,
     detector,
     minConfidence,
+    smallTextSide,
   };
+}
+
+/**
+ * Whether `page`'s text is small at its detection size and a detection at `smallTextSide`
+ * would see the image larger: boxes found, their median height at the detection size under
+ * SMALL_TEXT_PX, and the image wider or taller than the detection side.
+ */
+export function needsSmallTextDetection(
+  boxes: readonly TextBox[],
+  image: { width: number; height: number },
+  settings: Pick<OcrSettings, "detectionSide" | "smallTextSide">,
+): boolean {
+  const longest = Math.max(image.width, image.height);
+  if (boxes.length === 0 || settings.smallTextSide <= settings.detectionSide) return false;
+  if (longest <= settings.detectionSide) return false;
+  const detection = detectionSize(image.width, image.height, settings.detectionSide);
+  const scale = detection.height / image.height;
+  const heights = boxes.map((b) => quadSize(b.quad).height * scale).sort((a, b) => a - b);
+  return heights[Math.floor(heights.length / 2)]! < SMALL_TEXT_PX;
 }
 
 /** Builds the chain; see the module comment. */
@@ -349,8 +380,16 @@ function buildOcr(options: OcrOptions): Stage<PipelineInput, PageLines> {
       }),
   });
 
+  const detectBoxes = compose(detectionInput, detect, boxes);
+  const smallText = nameStage("small-text", async function smallText(page: Boxed, ctx) {
+    if (!needsSmallTextDetection(page.boxes, page.image, page.settings)) return page;
+    const { boxes: _, ...rest } = page;
+    const settings = { ...page.settings, detectionSide: page.settings.smallTextSide };
+    return detectBoxes({ ...rest, settings }, ctx);
+  });
+
   return compose(
-    compose(decode, detectionInput, detect, boxes),
+    compose(decode, detectBoxes, smallText),
     compose(crop, direction, recognize, text),
   );
 }
@@ -379,6 +418,13 @@ export const ocrPipeline = definePipeline({
       classify: { type: "boolean", default: true, description: "turn upside-down lines" },
       detector: { enum: ["float", "uint8"], default: "uint8" },
       minConfidence: { type: "number", minimum: 0, maximum: 1, default: 0.5 },
+      smallTextSide: {
+        type: "integer",
+        minimum: 0,
+        maximum: 4096,
+        default: 1920,
+        description: "detect again at this side when the text found is small; 0 = never",
+      },
     },
   },
   output: {

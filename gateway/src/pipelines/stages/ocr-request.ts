@@ -27,6 +27,11 @@ export interface OcrSettings {
   detector: Detector;
   /** Lines read with a lower confidence are left out. */
   minConfidence: number;
+  /**
+   * When the text found is small at the detection size (see `ocr.ts`), detect again with this
+   * longest side (px; 0 = never). Only larger than `detectionSide` has an effect.
+   */
+  smallTextSide: number;
 }
 
 /** A parsed request. */
@@ -53,6 +58,12 @@ const boolean: Rule = (value, field) => {
   throw invalidArgument(`'${field}' must be true or false`);
 };
 
+const sideOrOff: Rule = (value, field) => {
+  const n = number(0, 4096)(value, field) as number;
+  if (n !== 0 && n < 32) throw invalidArgument(`'${field}' must be 0 (off) or from 32 to 4096`);
+  return n;
+};
+
 const detector: Rule = (value, field) => {
   const found = DETECTORS.find((d) => d === value);
   if (found === undefined)
@@ -69,6 +80,7 @@ const RULES: { [K in keyof OcrSettings]: Rule } = {
   classify: boolean,
   detector,
   minConfidence: number(0, 1),
+  smallTextSide: sideOrOff,
 };
 
 /** The request's image and settings (`defaults` where it names none). */
