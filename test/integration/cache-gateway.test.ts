@@ -14,6 +14,7 @@ import { loadConfig } from "../../gateway/src/config/load-config.js";
 import type { GatewayConfig } from "../../gateway/src/config/schema.js";
 import { type RunningGateway, startGateway } from "../../gateway/src/gateway.js";
 import { silentLogger } from "../../gateway/src/log.js";
+import { openInferStream } from "./helpers/full-gateway.js";
 import {
   type Message,
   makeTempRepository,
@@ -249,20 +250,9 @@ describe("result cache through the gateway, Redis behind it", () => {
   });
 
   it("gRPC stream: each answer carries its cache status in its parameters", async () => {
-    const client = new grpc.Client(
-      `127.0.0.1:${gateway.running.grpcPort}`,
-      grpc.credentials.createInsecure(),
-    );
+    const { stream, close } = openInferStream(gateway.running.grpcPort);
     try {
       const values = fresh();
-      const definition = methodDefinition("ModelStreamInfer");
-      const stream = client.makeBidiStreamRequest(
-        definition.path,
-        definition.requestSerialize,
-        definition.responseDeserialize,
-        new grpc.Metadata(),
-        { deadline: new Date(Date.now() + 10_000) },
-      );
       const raw = (v: number[]) => Buffer.from(Int32Array.from(v).buffer);
       const request = (id: string) => ({
         id,
@@ -297,7 +287,7 @@ describe("result cache through the gateway, Redis behind it", () => {
         answers[0]!["infer_response"]["raw_output_contents"],
       );
     } finally {
-      client.close();
+      close();
     }
   });
 

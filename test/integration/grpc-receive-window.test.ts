@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import * as http2 from "node:http2";
 import { after, before, describe, it } from "node:test";
-import { SERVER_RECEIVE_WINDOW_BYTES } from "../../gateway/src/protocol/server-receive-window.js";
+import { RECEIVE_WINDOW_BYTES } from "../../gateway/src/protocol/server-receive-window.js";
 import { type FullGateway, startFullGateway } from "./helpers/full-gateway.js";
 import {
   SHIPPED_REPOSITORY,
@@ -52,13 +52,13 @@ describe("gRPC servers' HTTP/2 receive window", () => {
 
   it("the model server grants 8 MiB per stream and per connection", async () => {
     const windows = await windowsOf(models.server.grpcPort);
-    assert.equal(windows.stream, SERVER_RECEIVE_WINDOW_BYTES);
-    assert.equal(windows.connection, SERVER_RECEIVE_WINDOW_BYTES);
+    assert.equal(windows.stream, RECEIVE_WINDOW_BYTES);
+    assert.equal(windows.connection, RECEIVE_WINDOW_BYTES);
   });
 
   it("the gateway's gRPC port grants 8 MiB per stream and per connection", async () => {
     const windows = await windowsOf(gateway.gateway.grpcPort);
-    assert.equal(windows.stream, SERVER_RECEIVE_WINDOW_BYTES);
-    assert.equal(windows.connection, SERVER_RECEIVE_WINDOW_BYTES);
+    assert.equal(windows.stream, RECEIVE_WINDOW_BYTES);
+    assert.equal(windows.connection, RECEIVE_WINDOW_BYTES);
   });
 });

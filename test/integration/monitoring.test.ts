@@ -23,11 +23,15 @@ import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { configSchema } from "../../gateway/src/config/schema.js";
 import { encodeInferRequestMessage } from "../../gateway/src/protocol/infer-message.js";
 import { makeTensor } from "../../gateway/src/protocol/tensor.js";
-import { type FullGateway, startFullGateway, waitFor } from "./helpers/full-gateway.js";
+import {
+  type FullGateway,
+  openInferStream,
+  startFullGateway,
+  waitFor,
+} from "./helpers/full-gateway.js";
 import { simpleModel, writeRepository } from "./helpers/generated-repository.js";
 import {
   type Message,
-  methodDefinition,
   startTestModelServer,
   type TempRepository,
   type TestModelServer,
@@ -429,19 +433,8 @@ function createLoad(gw: FullGateway): Load {
 
 /** `requests` inferences on one ModelStreamInfer stream; resolves with the stream's status. */
 async function streamLoad(gw: FullGateway, requests: number): Promise<string> {
-  const client = new grpc.Client(
-    `127.0.0.1:${gw.gateway.grpcPort}`,
-    grpc.credentials.createInsecure(),
-  );
+  const { stream, close } = openInferStream(gw.gateway.grpcPort);
   try {
-    const definition = methodDefinition("ModelStreamInfer");
-    const stream = client.makeBidiStreamRequest(
-      definition.path,
-      definition.requestSerialize,
-      definition.responseDeserialize,
-      new grpc.Metadata(),
-      { deadline: new Date(Date.now() + 10_000) },
-    );
     const replies: Message[] = [];
     stream.on("data", (reply: Message) => replies.push(reply));
     stream.on("error", () => {});
@@ -452,7 +445,7 @@ async function streamLoad(gw: FullGateway, requests: number): Promise<string> {
     assert.equal(replies.length, requests, "every streamed request answered");
     return grpc.status[code] ?? String(code);
   } finally {
-    client.close();
+    close();
   }
 }
 

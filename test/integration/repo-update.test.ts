@@ -423,6 +423,8 @@ describe("infergate repo push/rollback (the CLI)", () => {
     });
     const source = await sourceFolder(scalerModel(2));
     const url = `127.0.0.1:${server.server.grpcPort}`;
+    const rollback = (...extra: string[]) =>
+      run(["repo", "rollback", MODEL, "--repository", repository, "--triton", url, ...extra]);
     try {
       const push = await run([
         "repo",
@@ -443,28 +445,10 @@ describe("infergate repo push/rollback (the CLI)", () => {
       });
       assert.match(push.stderr, /version 2 is serving; version 1 kept for rollback/);
       assert.equal(await factorOf(server), 2);
-      const back = await run([
-        "repo",
-        "rollback",
-        MODEL,
-        "--repository",
-        repository,
-        "--triton",
-        url,
-      ]);
+      const back = await rollback();
       assert.equal(back.code, 0, back.stderr);
       assert.equal(await factorOf(server), 1);
-      const badTimeout = await run([
-        "repo",
-        "rollback",
-        MODEL,
-        "--repository",
-        repository,
-        "--triton",
-        url,
-        "--timeout-ms",
-        "5m",
-      ]);
+      const badTimeout = await rollback("--timeout-ms", "5m");
       assert.equal(badTimeout.code, 1);
       assert.match(
         badTimeout.stderr,
@@ -474,15 +458,7 @@ describe("infergate repo push/rollback (the CLI)", () => {
       const usage = await run(["repo", "push", MODEL]);
       assert.equal(usage.code, 2);
       assert.match(usage.stderr, /usage:/);
-      const refused = await run([
-        "repo",
-        "rollback",
-        MODEL,
-        "--repository",
-        repository,
-        "--triton",
-        url,
-      ]);
+      const refused = await rollback();
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /nothing to roll back to/);
     } finally {

@@ -10,10 +10,10 @@ import type { CacheStore } from "./cache.js";
 /** What is cached: a model's infer results or a pipeline's results. */
 export type CacheKind = "model" | "pipeline";
 
-/** Store operations, as metric labels. */
-export type StoreOperation = "get" | "set" | "lease" | "flush";
+const STORE_OPERATIONS = ["get", "set", "lease", "flush"] as const;
 
-const STORE_OPERATIONS: readonly StoreOperation[] = ["get", "set", "lease", "flush"];
+/** Store operations, as metric labels. */
+export type StoreOperation = (typeof STORE_OPERATIONS)[number];
 
 /** Why a result was not stored. */
 export type NotStoredReason = "too_large" | "no_store" | "version_changed" | "degraded";

@@ -5,7 +5,7 @@
  * `source/model.onnx` in place is listed as pending, and that ONNX file is checked instead.
  */
 import { parseArgs } from "node:util";
-import { lintRepository } from "../repository/lint.js";
+import { formatLintProblem, lintRepository } from "../repository/lint.js";
 
 /** Runs the lint command; returns the process exit code. */
 export async function runLintCommand(args: string[]): Promise<number> {
@@ -24,9 +24,7 @@ export async function runLintCommand(args: string[]): Promise<number> {
   if (values.json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
-    for (const p of report.problems) {
-      process.stdout.write(`${p.location}: ${p.message} [${p.rule}]\n`);
-    }
+    for (const p of report.problems) process.stdout.write(`${formatLintProblem(p)}\n`);
     for (const plan of report.pending ?? []) {
       process.stdout.write(`${plan}: engine pending (build it with deploy/build-engines.sh)\n`);
     }

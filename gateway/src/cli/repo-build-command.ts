@@ -1,7 +1,9 @@
 /** `infergate repo build --target cpu|t4|p100 [--out DIR] [--repository DIR]`. */
+
 import { parseArgs } from "node:util";
 import { BUILD_NOTES } from "../repository/build-layout.js";
 import { type BuiltModel, buildRepository } from "../repository/build-repository.js";
+import { formatLintProblem } from "../repository/lint.js";
 
 const USAGE = `usage: infergate repo build --target cpu|t4|p100 [--out DIR] [--repository model_repository]
   cpu   ONNX Runtime on the CPU (the configs of model_repository/)
@@ -33,9 +35,7 @@ export async function runRepoBuildCommand(args: string[]): Promise<number> {
     out,
     onModel: (model) => process.stdout.write(`repo build ${values.target}: ${describe(model)}\n`),
   });
-  for (const p of result.lint.problems) {
-    process.stdout.write(`${p.location}: ${p.message} [${p.rule}]\n`);
-  }
+  for (const p of result.lint.problems) process.stdout.write(`${formatLintProblem(p)}\n`);
   const pending = result.lint.pending ?? [];
   const lint =
     result.lint.problems.length === 0

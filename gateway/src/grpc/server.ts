@@ -45,12 +45,7 @@ export function createGrpcServer(deps: GrpcServerDeps): grpc.Server {
   });
   const services = loadServiceDefinitions();
   const log = deps.log.child({ component: "grpc" });
-  if (!raiseServerReceiveWindow(server)) {
-    log.warn(
-      { windowBytes: 65_535 },
-      "grpc-js has no createHttp2Server: requests arrive through HTTP/2's default window",
-    );
-  }
+  raiseServerReceiveWindow(server, log);
   const handlerDeps = { ...deps, log };
   server.addService(services.inference, createInferenceService(handlerDeps));
   server.addService(services.health, createHealthService(handlerDeps));

@@ -63,7 +63,7 @@ export function addModelRoutes(app: Express, deps: ModelRouteDeps): void {
     const { model, version } = modelOf(req, res);
     res.json(await core.modelConfig(model, version, scopeOf(res).ctx));
   });
-  app.post(INFER_ROUTE, (req, res) => infer(req, res, modelOf(req, res), deps));
+  app.post(INFER_ROUTE, (req, res) => infer(req, res, targetOf(req), deps));
   app.get(MODEL_ROUTE, async (req, res) => {
     const { model, version } = modelOf(req, res);
     res.json(await core.modelMetadata(model, version, scopeOf(res).ctx));
@@ -110,10 +110,18 @@ export interface ModelTarget {
 
 /** The model and version of a model route, noted for the log line. */
 function modelOf(req: Request, res: Response): ModelTarget {
-  const model = String(req.params["model"]);
-  scopeOf(res).model = model;
+  const target = targetOf(req);
+  scopeOf(res).model = target.model;
+  return target;
+}
+
+/** The model and version of a model route's path parameters. */
+function targetOf(req: Request): ModelTarget {
   const version = req.params["version"];
-  return { model, version: typeof version === "string" ? version : "" };
+  return {
+    model: String(req.params["model"]),
+    version: typeof version === "string" ? version : "",
+  };
 }
 
 /** Writes a mapped body: headers, then its chunks without joining them. */

@@ -43,7 +43,8 @@ export interface AdminDeps extends HttpDeps {
  */
 export function createHttpApp(deps: HttpDeps): RequestListener {
   const { limits } = deps.config;
-  const app = baseApp(deps);
+  const scope = scopeDeps(deps);
+  const app = baseApp(scope);
   app.all("/v2/repository{/*rest}", () => {
     throw modelControlNotServed();
   });
@@ -55,7 +56,7 @@ export function createHttpApp(deps: HttpDeps): RequestListener {
   addModelRoutes(app, routeDeps);
   addPipelineRoutes(app, { core: deps.core, maxBodyBytes: limits.maxBodyBytes });
   finish(app);
-  const direct = directInferRoute({ ...routeDeps, ...scopeDeps(deps) });
+  const direct = directInferRoute({ ...routeDeps, ...scope });
   return (req, res) => {
     if (!direct(req, res)) app(req, res);
   };
@@ -66,7 +67,7 @@ export function createHttpApp(deps: HttpDeps): RequestListener {
  * needs `Authorization: Bearer <admin.token>` when a token is configured (401 otherwise).
  */
 export function createAdminApp(deps: AdminDeps): Express {
-  const app = baseApp(deps);
+  const app = baseApp(scopeDeps(deps));
   addAdminRoutes(app, {
     core: deps.core,
     token: deps.config.admin.token,
@@ -76,11 +77,11 @@ export function createAdminApp(deps: AdminDeps): Express {
   return finish(app);
 }
 
-function baseApp(deps: HttpDeps): Express {
+function baseApp(scope: ScopeDeps): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
-  app.use(requestScope(scopeDeps(deps)));
+  app.use(requestScope(scope));
   return app;
 }
 

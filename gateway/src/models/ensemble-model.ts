@@ -37,10 +37,22 @@ export function createEnsembleModel(options: EnsembleOptions): ServedModel {
   }
   const ensembleInputs = new Set((config.input ?? []).map((i) => i.name ?? ""));
   const ensembleOutputs = new Set((config.output ?? []).map((o) => o.name ?? ""));
-  const givenUp = (tensor: string, parent: InferRequest) =>
-    readers.get(tensor) === 1 &&
-    !ensembleOutputs.has(tensor) &&
-    (!ensembleInputs.has(tensor) || parent.inputsTransferable === true);
+  // Per step, decided once: whether all its inputs are given up always, never, or when they
+  // include the ensemble's own inputs, only if the caller gave those up.
+  const transfers = new Map<EnsembleStep, "always" | "if-parent" | "never">(
+    steps.map((step) => {
+      const tensors = Object.values(step.input_map ?? {});
+      const mine = (t: string) => readers.get(t) === 1 && !ensembleOutputs.has(t);
+      if (!tensors.every(mine)) return [step, "never"];
+      return [step, tensors.some((t) => ensembleInputs.has(t)) ? "if-parent" : "always"];
+    }),
+  );
+  const inputsTransferable = (step: EnsembleStep, parent: InferRequest) => {
+    const transfer = transfers.get(step);
+    return (
+      transfer === "always" || (transfer === "if-parent" && parent.inputsTransferable === true)
+    );
+  };
   let inFlight = 0;
   let unloading = false;
   let idle: (() => void) | undefined;
@@ -92,7 +104,7 @@ export function createEnsembleModel(options: EnsembleOptions): ServedModel {
       priority: parent.priority,
       timeoutUs: parent.timeoutUs,
       signal: parent.signal,
-      inputsTransferable: Object.values(step.input_map ?? {}).every((t) => givenUp(t, parent)),
+      inputsTransferable: inputsTransferable(step, parent),
     });
     return result.outputs.map((t) => ({ ...t, name: outputMap[t.name] ?? t.name }) as Tensor);
   };

@@ -69,12 +69,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5000,
   });
-  if (!raiseServerReceiveWindow(server)) {
-    log.warn(
-      { windowBytes: 65_535 },
-      "grpc-js has no createHttp2Server: requests arrive through HTTP/2's default window",
-    );
-  }
+  raiseServerReceiveWindow(server, log);
   const services = loadServiceDefinitions();
   const deps = {
     manager,

@@ -69,7 +69,7 @@ const REC = {
 } as const;
 
 /** The recognizer's (and classifier's) strip height, px. */
-const STRIP_HEIGHT = 48;
+export const STRIP_HEIGHT = 48;
 
 /**
  * Median text box height at the detection size, px, under which a page is detected again at

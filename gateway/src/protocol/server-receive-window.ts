@@ -4,16 +4,18 @@
  */
 import type { Http2Server, ServerHttp2Session } from "node:http2";
 import type * as grpc from "@grpc/grpc-js";
+import type { Logger } from "../log.js";
 
 /**
- * HTTP/2 receive window the gRPC servers open, per connection and per stream, bytes. A client
+ * HTTP/2 receive window the gRPC servers open, per connection and per stream, bytes (the
+ * gateway's Triton channels open the same as clients). A client
  * sending a 1 MB tensor into HTTP/2's default 64 KiB window waits for a WINDOW_UPDATE every 64 KiB,
  * and each one waits for the server's event loop: on a busy server that, not compute, sets the
  * request rate. The cost: a client may have up to this much in flight per stream before the
  * server reads it (grpc-js servers set no session memory limit either), bounded in the end by
  * the message size limit.
  */
-export const SERVER_RECEIVE_WINDOW_BYTES = 8 * 1024 * 1024;
+export const RECEIVE_WINDOW_BYTES = 8 * 1024 * 1024;
 
 type Http2ServerFactory = (credentials: grpc.ServerCredentials) => Http2Server;
 
@@ -23,22 +25,28 @@ type Http2ServerFactory = (credentials: grpc.ServerCredentials) => Http2Server;
  * grpc-js clients take `grpc-node.flow_control_window`, but its servers take no such option
  * (1.14): the HTTP/2 server they create is private. Its factory method, `createHttp2Server`, is
  * wrapped here so that each new session raises its connection window and advertises the larger
- * per-stream window in a SETTINGS frame. Returns false, changing nothing, when grpc-js no longer
- * has that method: the server then works as before, with the default window.
+ * per-stream window in a SETTINGS frame. When grpc-js no longer has that method, nothing
+ * changes but a warning: the server then works as before, with the default window.
  */
 export function raiseServerReceiveWindow(
   server: grpc.Server,
-  bytes: number = SERVER_RECEIVE_WINDOW_BYTES,
-): boolean {
+  log: Logger,
+  bytes: number = RECEIVE_WINDOW_BYTES,
+): void {
   const target = server as unknown as { createHttp2Server?: Http2ServerFactory };
   const create = target.createHttp2Server;
-  if (typeof create !== "function") return false;
+  if (typeof create !== "function") {
+    log.warn(
+      { windowBytes: 65_535 },
+      "grpc-js has no createHttp2Server: requests arrive through HTTP/2's default window",
+    );
+    return;
+  }
   target.createHttp2Server = (credentials) => {
     const http2Server = create.call(server, credentials);
     http2Server.on("session", (session: ServerHttp2Session) => openWindow(session, bytes));
     return http2Server;
   };
-  return true;
 }
 
 function openWindow(session: ServerHttp2Session, bytes: number): void {

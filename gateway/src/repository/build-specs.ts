@@ -5,6 +5,8 @@
  * target, and the comments of its `config.pbtxt`. Datatypes and the names and ranks of inputs
  * and outputs are read from the ONNX file itself, never repeated here.
  */
+import { OCR_DEFAULTS } from "../pipelines/ocr.js";
+import { stripBuckets } from "../pipelines/stages/width-buckets.js";
 import type {
   ModelDynamicBatching,
   ModelEnsembling,
@@ -78,8 +80,12 @@ export interface ModelBuildSpec {
 
 /** Side lengths the detector sees: multiples of 32 up to the pipeline's detectionSide (960). */
 const DETECTION_SIDE = { min: 32, opt: 640, max: 960 } as const;
-/** Strip widths the recognizer sees: width buckets 128..2560 px (see `pipelines/ocr.ts`). */
-const STRIP_WIDTH = { min: 128, opt: 320, max: 2560 } as const;
+/** Strip widths the recognizer sees: the OCR pipeline's width buckets (128..2560 px). */
+const STRIP_WIDTH = {
+  min: OCR_DEFAULTS.minBucketWidth,
+  opt: 320,
+  max: stripBuckets(OCR_DEFAULTS).max,
+} as const;
 /** The recognizer's time steps: one per 8 px of strip width. */
 const STRIP_STEPS = { min: 16, opt: 40, max: 320 } as const;
 /** The recognizer's classes: blank, the 6623 lines of ppocr_keys_v1.txt, space. */

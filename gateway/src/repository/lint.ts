@@ -26,6 +26,11 @@ export interface LintProblem {
   message: string;
 }
 
+/** One problem as the CLI prints it: `<location>: <message> [<rule>]`. */
+export function formatLintProblem(problem: LintProblem): string {
+  return `${problem.location}: ${problem.message} [${problem.rule}]`;
+}
+
 /** The result of linting a repository. */
 export interface LintReport {
   models: string[];

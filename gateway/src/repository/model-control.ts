@@ -6,6 +6,7 @@
  * and refreshes its version index at once, so that its cache keys move with the traffic.
  */
 import { Code, InferError } from "../errors.js";
+import { TIMEOUT_HEADER } from "../http/map-request.js";
 import { createChannel } from "../triton/channel.js";
 
 /** Model control over one or more servers. */
@@ -89,7 +90,7 @@ export function createGatewayModelControl(options: GatewayModelControlOptions): 
     // a large model): the same as ours.
     const headers: Record<string, string> = {
       "content-type": "application/json",
-      "x-infergate-timeout-ms": String(timeoutMs),
+      [TIMEOUT_HEADER]: String(timeoutMs),
     };
     if (options.token) headers["authorization"] = `Bearer ${options.token}`;
     const response = await fetch(`${base}${path}`, {

@@ -118,10 +118,22 @@ class EditableGraph {
     return list?.length === 1 ? list[0] : undefined;
   }
 
-  /** The value of a one-element FLOAT constant. */
+  /** Whether `name` is a constant (an initializer or a `Constant` node's output). */
+  isConstant(name: string): boolean {
+    return this.constants.has(name);
+  }
+
+  /** The value of a one-element FLOAT constant (read without copying larger tensors). */
   scalar(name: string | undefined): number | undefined {
-    const values = name === undefined ? undefined : this.floats(name);
-    return values?.length === 1 ? values[0] : undefined;
+    const t = name === undefined ? undefined : this.constants.get(name);
+    if (!t || t.dataType !== ONNX_FLOAT) return undefined;
+    const raw = t.rawData;
+    if (raw && raw.length > 0) {
+      return raw.length === 4
+        ? new DataView(raw.buffer, raw.byteOffset, 4).getFloat32(0, true)
+        : undefined;
+    }
+    return t.floatData?.length === 1 ? t.floatData[0] : undefined;
   }
 
   /** The values of a FLOAT constant (a copy). */
@@ -208,6 +220,15 @@ function otherInput(node: OnnxNode, name: string): string | undefined {
   return undefined;
 }
 
+/** The affine that `mul` starts (`x -> mul(s) -> Add(b)`), with its input `x`. */
+function affineAt(g: EditableGraph, mul: OnnxNode): (Affine & { x: string }) | undefined {
+  if (mul.opType !== "Mul") return undefined;
+  const [a, b] = mul.input ?? [];
+  const x = g.scalar(a) !== undefined ? b : a;
+  const affine = x === undefined ? undefined : affineAfter(g, x);
+  return affine?.mul === mul ? { ...affine, x: x! } : undefined;
+}
+
 function intsOf(node: OnnxNode, name: string): number[] {
   return (node.attribute?.find((a) => a.name === name)?.ints ?? []).map(Number);
 }
@@ -235,6 +256,20 @@ function convParameters(g: EditableGraph, conv: OnnxNode) {
   return { weightName: weightName!, weights, dims, bias, outputs };
 }
 
+/** Points `conv` at `input` with `p`'s (changed) weights and bias, as new constants. */
+function setConvParameters(
+  g: EditableGraph,
+  conv: OnnxNode,
+  input: string,
+  p: NonNullable<ReturnType<typeof convParameters>>,
+): void {
+  conv.input = [
+    input,
+    g.addConstant(p.weightName, p.dims, p.weights),
+    g.addConstant(`${p.weightName}_bias`, [p.outputs], p.bias),
+  ];
+}
+
 /** Rewrite 1: a scalar scale and shift after a convolution go into its weights and bias. */
 function foldAffineIntoConv(g: EditableGraph): number {
   const dropped = new Set<OnnxNode>();
@@ -245,11 +280,7 @@ function foldAffineIntoConv(g: EditableGraph): number {
     if (!affine || !p) continue;
     for (let i = 0; i < p.weights.length; i++) p.weights[i]! *= affine.scale;
     for (let o = 0; o < p.outputs; o++) p.bias[o] = p.bias[o]! * affine.scale + affine.shift;
-    conv.input = [
-      conv.input![0]!,
-      g.addConstant(p.weightName, p.dims, p.weights),
-      g.addConstant(`${p.weightName}_bias`, [p.outputs], p.bias),
-    ];
+    setConvParameters(g, conv, conv.input![0]!, p);
     conv.output = [affine.add.output![0]!];
     dropped.add(affine.mul).add(affine.add);
   }
@@ -308,11 +339,8 @@ function clipsTo(g: EditableGraph, clip: OnnxNode, min: number, max: number): bo
 function foldAffineIntoPointwiseConv(g: EditableGraph): number {
   const dropped = new Set<OnnxNode>();
   for (const mul of [...g.nodes]) {
-    if (mul.opType !== "Mul") continue;
-    const [a, b] = mul.input ?? [];
-    const x = g.scalar(a) !== undefined ? b : a;
-    const affine = x === undefined ? undefined : affineAfter(g, x);
-    if (!affine || affine.mul !== mul) continue;
+    const affine = affineAt(g, mul);
+    if (!affine) continue;
     const conv = g.soleReader(affine.add.output![0]!);
     if (conv?.opType !== "Conv" || conv.input?.[0] !== affine.add.output![0]) continue;
     const p = convParameters(g, conv);
@@ -330,11 +358,7 @@ function foldAffineIntoPointwiseConv(g: EditableGraph): number {
       }
       p.bias[o] = p.bias[o]! + affine.shift * sum;
     }
-    conv.input = [
-      x!,
-      g.addConstant(p.weightName, p.dims, p.weights),
-      g.addConstant(`${p.weightName}_bias`, [p.outputs], p.bias),
-    ];
+    setConvParameters(g, conv, affine.x, p);
     dropped.add(affine.mul).add(affine.add);
   }
   g.edit(dropped, new Map());
@@ -360,7 +384,7 @@ function convChannels(g: EditableGraph, name: string, depth = 0): number | undef
   let channels: number | undefined;
   for (const input of node.input ?? []) {
     if (input === "") continue;
-    if (g.floats(input)) {
+    if (g.isConstant(input)) {
       if (g.scalar(input) === undefined) return undefined;
       continue;
     }
@@ -376,12 +400,9 @@ function affineAsDepthwiseConv(g: EditableGraph): number {
   const dropped = new Set<OnnxNode>();
   const replacements = new Map<OnnxNode, OnnxNode[]>();
   for (const mul of [...g.nodes]) {
-    if (mul.opType !== "Mul") continue;
-    const [a, b] = mul.input ?? [];
-    const x = g.scalar(a) !== undefined ? b : a;
-    const affine = x === undefined ? undefined : affineAfter(g, x);
-    const channels = affine ? convChannels(g, x!) : undefined;
-    if (!affine || affine.mul !== mul || channels === undefined) continue;
+    const affine = affineAt(g, mul);
+    const channels = affine && convChannels(g, affine.x);
+    if (!affine || channels === undefined) continue;
     const out = affine.add.output![0]!;
     const weight = g.addConstant(
       `${out}_scale`,
@@ -393,7 +414,7 @@ function affineAsDepthwiseConv(g: EditableGraph): number {
       {
         opType: "Conv",
         name: `${out}__affine`,
-        input: [x!, weight, bias],
+        input: [affine.x, weight, bias],
         output: [out],
         attribute: [nodeAttribute("group", channels), nodeAttribute("kernel_shape", [1, 1])],
       },

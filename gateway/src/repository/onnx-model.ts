@@ -55,19 +55,26 @@ export interface OnnxSignature {
 
 /** Reads the inputs and outputs of an ONNX model file. Throws when the file is not ONNX. */
 export async function readOnnxSignature(path: string): Promise<OnnxSignature> {
-  const bytes = await readFile(path);
-  const model = onnx.ModelProto.decode(bytes);
-  const graph = model.graph;
-  if (!graph) throw new Error(`${path}: not an ONNX model (no graph)`);
-  // Older exporters list initializers (weights) among the graph inputs; they are not inputs.
-  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
-  const inputs = (graph.input ?? []).filter((v) => !initializers.has(v.name ?? ""));
+  const { model, graph } = await readOnnxModel(path);
+  const inputs = graphInputs(graph);
   const opset = (model.opsetImport ?? []).find((o) => !o.domain);
   return {
     inputs: inputs.map(tensorInfo),
     outputs: (graph.output ?? []).map(tensorInfo),
     opsetVersion: Number(opset?.version ?? 0),
   };
+}
+
+async function readOnnxModel(path: string): Promise<{ model: OnnxModel; graph: OnnxGraph }> {
+  const model = onnx.ModelProto.decode(await readFile(path));
+  if (!model.graph) throw new Error(`${path}: not an ONNX model (no graph)`);
+  return { model, graph: model.graph };
+}
+
+/** A graph's real inputs: older exporters also list initializers (weights) among them. */
+function graphInputs(graph: OnnxGraph): OnnxTypes.IValueInfoProto[] {
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
+  return (graph.input ?? []).filter((v) => !initializers.has(v.name ?? ""));
 }
 
 function tensorInfo(value: OnnxTypes.IValueInfoProto): OnnxTensorInfo {
@@ -261,11 +268,8 @@ export interface CalibrationGraph {
  * inference when it loads the graph (PaddleOCR's exports carry no `value_info` at all).
  */
 export async function buildCalibrationGraph(path: string): Promise<CalibrationGraph> {
-  const model = onnx.ModelProto.decode(await readFile(path));
-  const graph = model.graph;
-  if (!graph) throw new Error(`${path}: not an ONNX model (no graph)`);
-  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
-  const inputs = (graph.input ?? []).filter((v) => !initializers.has(v.name ?? ""));
+  const { model, graph } = await readOnnxModel(path);
+  const inputs = graphInputs(graph);
   const known = new Map(
     [...(graph.valueInfo ?? []), ...(graph.output ?? []), ...inputs].map((v) => [v.name ?? "", v]),
   );
@@ -284,5 +288,5 @@ export async function buildCalibrationGraph(path: string): Promise<CalibrationGr
       if (!outputs.has(name)) graph.output.push(known.get(name) ?? { name });
     }
   }
-  return { bytes: onnx.ModelProto.encode(model).finish(), inputs: inputs.map(tensorInfo), tensors };
+  return { bytes: encodeOnnxModel(model), inputs: inputs.map(tensorInfo), tensors };
 }

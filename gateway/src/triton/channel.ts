@@ -5,6 +5,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { Code, InferError } from "../errors.js";
 import { loadServiceDefinitions } from "../protocol/protos.js";
+import { RECEIVE_WINDOW_BYTES } from "../protocol/server-receive-window.js";
 
 /** Options of {@link createChannel}. */
 export interface ChannelOptions {
@@ -42,9 +43,6 @@ type UnaryMethod = (
   callback: (error: grpc.ServiceError | null, response: unknown) => void,
 ) => grpc.ClientUnaryCall;
 
-/** HTTP/2 receive window of a Triton connection, per stream and per connection, bytes. */
-const FLOW_CONTROL_WINDOW_BYTES = 8 * 1024 * 1024;
-
 let ClientConstructor: grpc.ServiceClientConstructor | undefined;
 
 /** Creates one connection (connecting lazily, on the first call). */
@@ -61,7 +59,7 @@ export function createChannel(options: ChannelOptions): Channel {
     "grpc.keepalive_permit_without_calls": 1,
     // Large answers (a detection map is 2 MB) arrive without a WINDOW_UPDATE round trip every
     // 64 KB, HTTP/2's default receive window.
-    "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW_BYTES,
+    "grpc-node.flow_control_window": RECEIVE_WINDOW_BYTES,
     // Each client its own connection: without this grpc-js shares one subchannel per target.
     "grpc.use_local_subchannel_pool": 1,
     "grpc.initial_reconnect_backoff_ms": 200,

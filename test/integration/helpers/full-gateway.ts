@@ -12,6 +12,7 @@ import { type Logger, silentLogger } from "../../../gateway/src/log.js";
 import { gatewayMethods } from "./grpc-gateway.js";
 import {
   type Message,
+  methodDefinition,
   type PrometheusText,
   parsePrometheusText,
   samplesOf,
@@ -114,6 +115,27 @@ export async function startFullGateway(options: FullGatewayOptions): Promise<Ful
       await gateway.close();
     },
   };
+}
+
+/** A `ModelStreamInfer` stream to the gRPC port `port` on 127.0.0.1, on a client of its own. */
+export interface InferStream {
+  stream: grpc.ClientDuplexStream<Message, Message>;
+  /** Closes the client (and with it the stream). */
+  close(): void;
+}
+
+/** Opens an {@link InferStream} with a deadline `deadlineMs` from now (default 10 s). */
+export function openInferStream(port: number, deadlineMs = 10_000): InferStream {
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const definition = methodDefinition("ModelStreamInfer");
+  const stream = client.makeBidiStreamRequest(
+    definition.path,
+    definition.requestSerialize,
+    definition.responseDeserialize,
+    new grpc.Metadata(),
+    { deadline: new Date(Date.now() + deadlineMs) },
+  );
+  return { stream, close: () => client.close() };
 }
 
 /** GETs a Prometheus text exposition and parses it. */

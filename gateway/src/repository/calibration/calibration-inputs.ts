@@ -10,7 +10,7 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { extname, join } from "node:path";
-import { OCR_DEFAULTS } from "../../pipelines/ocr.js";
+import { OCR_DEFAULTS, STRIP_HEIGHT } from "../../pipelines/ocr.js";
 import { detectionSize, normalizedTensor } from "../../pipelines/stages/detection-input.js";
 import { decodeImage, resizeImage } from "../../pipelines/stages/image.js";
 import { perspectiveCrop } from "../../pipelines/stages/perspective-crop.js";
@@ -18,9 +18,6 @@ import type { RgbImage } from "../../pipelines/stages/rgb-image.js";
 import { classifierTensor, stripTensor } from "../../pipelines/stages/strip-tensor.js";
 import { bucketWidth, stripBuckets } from "../../pipelines/stages/width-buckets.js";
 import type { Tensor } from "../../protocol/tensor.js";
-
-/** The recognizer's and classifier's strip height, px (their configs' dims [3, 48, ...]). */
-const STRIP_HEIGHT = 48;
 
 /** Turns one image file's bytes into the model's input tensor named `input`. */
 export type SamplePreprocess = (bytes: Uint8Array, input: string) => Promise<Tensor>;
